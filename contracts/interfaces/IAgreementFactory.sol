@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AgreementTerms, EligibilityInput} from "./ICollateralVault.sol";
+import {SequencerCheck} from "../libraries/PriceOracle.sol";
+
+/// @title IAgreementFactory
+/// @notice Creates one segregated vault per agreement (an ERC-1167 clone at an address computable before
+/// creation), registers its parties and terms, and holds the deployment-wide guardian pause.
+interface IAgreementFactory {
+    /// @notice An agreement was opened: `vault` holds its collateral and nothing else.
+    event AgreementOpened(
+        address indexed vault,
+        address indexed pledgor,
+        address indexed securedParty,
+        address controlAgent,
+        address creator,
+        bytes32 salt,
+        AgreementTerms terms
+    );
+
+    /// @notice The pledgor and the secured party are the same address, or one of them is zero.
+    error InvalidParties(address pledgor, address securedParty);
+    /// @notice The caller must be one of the agreement's parties to open it.
+    error CreatorNotAParty(address creator);
+    /// @notice New agreements are paused by the guardian.
+    error FactoryPaused();
+
+    /// @notice Opens an agreement and deploys its vault. The caller must be the pledgor or the secured party.
+    /// @param pledgor The party posting collateral.
+    /// @param securedParty The party the collateral secures.
+    /// @param controlAgent An optional neutral agent (zero for none) that may declare a default and act on the
+    /// secured party's notice.
+    /// @param terms The Credit Support Annex terms.
+    /// @param schedule The initial eligibility schedule.
+    /// @param salt Any value; with the parties and creator it fixes the vault's address.
+    /// @return vault The new vault's address, equal to `predictVault` for the same arguments.
+    function openAgreement(
+        address pledgor,
+        address securedParty,
+        address controlAgent,
+        AgreementTerms calldata terms,
+        EligibilityInput[] calldata schedule,
+        bytes32 salt
+    ) external returns (address vault);
+
+    /// @notice The address `openAgreement` will deploy to for these arguments.
+    /// @param creator The address that will call `openAgreement`.
+    /// @param pledgor The pledgor.
+    /// @param securedParty The secured party.
+    /// @param controlAgent The control agent or zero.
+    /// @param salt The salt.
+    function predictVault(
+        address creator,
+        address pledgor,
+        address securedParty,
+        address controlAgent,
+        bytes32 salt
+    ) external view returns (address);
+
+    /// @notice Whether `vault` was deployed by this factory.
+    function isVault(address vault) external view returns (bool);
+
+    /// @notice The number of agreements opened.
+    function agreementCount() external view returns (uint256);
+
+    /// @notice The vault of the `index`-th agreement, in opening order.
+    function agreementAt(uint256 index) external view returns (address);
+
+    /// @notice The vault implementation every clone delegates to.
+    function vaultImplementation() external view returns (address);
+
+    /// @notice The deployment's L2 sequencer check, copied into each new vault.
+    function sequencerCheck() external view returns (SequencerCheck memory);
+
+    /// @notice Whether the guardian has paused new risk (new agreements and pledges). Never stops a withdrawal
+    /// of excess, a release or an instruction under exclusive control.
+    function paused() external view returns (bool);
+}

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+
+import {AssetKind, SequencerCheck} from "../libraries/PriceOracle.sol";
+
+/// @notice Lock states of an agreement's vault. `MarginCall` and `Liquidating` are driven by the margin engine.
+enum VaultState {
+    Open,
+    Pledged,
+    MarginCall,
+    ExclusiveControl,
+    Liquidating,
+    Released
+}
+
+/// @notice The Credit Support Annex terms of one agreement. Values are in the agreement's base currency with
+/// 18 decimals (WAD); periods in seconds; rates in basis points.
+struct AgreementTerms {
+    uint128 threshold;
+    uint128 independentAmount;
+    uint128 minimumTransferAmount;
+    uint128 roundingAmount;
+    uint32 curePeriod;
+    uint32 scheduleNoticePeriod;
+    uint32 disputeWindow;
+    uint16 liquidationPenaltyBps;
+    uint16 maxLiquidationDiscountBps;
+}
+
+/// @notice One line of an eligibility schedule as proposed by a party: the vault derives and caches the
+/// token's and the feed's decimals itself.
+struct EligibilityInput {
+    address asset;
+    AggregatorV3Interface feed;
+    AssetKind kind;
+    uint32 maxPriceAge;
+    int96 minAnswer;
+    int96 maxAnswer;
+    uint16 haircutBps;
+    uint16 concentrationCapBps;
+}
+
+/// @notice One line of an eligibility schedule as stored: two storage slots.
+struct EligibleAsset {
+    AggregatorV3Interface feed; // address(0): not eligible
+    uint32 maxPriceAge;
+    AssetKind kind;
+    uint8 pricedDecimals;
+    uint8 feedDecimals;
+    uint16 haircutBps;
+    uint16 concentrationCapBps;
+    int96 minAnswer;
+    int96 maxAnswer;
+}
+
+/// @notice One asset's line in an agreement's status.
+struct AssetPosition {
+    address asset;
+    uint256 balance;
+    uint256 marketValue;
+    uint256 collateralValue;
+    uint16 haircutBps;
+    uint16 concentrationCapBps;
+    bool eligible;
+    bool priceValid;
+}
+
+/// @notice Everything a party, a keeper or an auditor needs to know about an agreement at one block.
+struct AgreementStatus {
+    address vault;
+    VaultState state;
+    uint256 exposure;
+    uint256 requirement;
+    uint256 marketValue;
+    uint256 collateralValue;
+    /// @dev collateralValue / requirement in basis points; type(uint256).max when nothing is required.
+    uint256 coverageBps;
+    /// @dev False when any held eligible asset has no valid price: the values above then count it as zero.
+    bool pricesValid;
+    AssetPosition[] positions;
+}
+
+/// @title ICollateralVault
+/// @notice One agreement's segregated vault: it holds that agreement's tokenized collateral and nothing else,
+/// runs the lock state machine (the on-chain form of a Notice of Exclusive Control) and values the collateral
+/// against the agreement's eligibility schedule through Chainlink feeds.
+interface ICollateralVault {
+    // ---------------------------------------------------------------- events
+
+    /// @notice The vault was initialised for an agreement.
+    event AgreementInitialized(
+        address indexed pledgor,
+        address indexed securedParty,
+        address indexed controlAgent,
+        AgreementTerms terms
+    );
+    /// @notice `amount` of `asset` came in from `from`; `balance` is the vault's accounted balance after it.
+    event Deposited(address indexed asset, address indexed from, uint256 amount, uint256 balance);
+    /// @notice `amount` of `asset` left to `to` by the pledgor's withdrawal.
+    event Withdrawn(address indexed asset, address indexed to, uint256 amount, uint256 balance);
+    /// @notice The lock state moved from `previous` to `next`.
+    event StateChanged(VaultState previous, VaultState next);
+    /// @notice `party` consented to the pledge of the agreement's collateral under the terms `termsHash`.
+    event PledgeConsented(address indexed party, bytes32 termsHash, bool bySignature);
+    /// @notice The secured party set the exposure; `requirement` is the resulting collateral requirement.
+    event ExposureSet(uint256 exposure, uint256 requirement);
+    /// @notice A default was established by `by`; `reason` says how (see `DefaultReason`).
+    event DefaultDeclared(address indexed by, uint8 reason);
+    /// @notice The Notice of Exclusive Control whose document hash is `noticeHash` was delivered by `by`.
+    event NoticeOfExclusiveControlDelivered(address indexed by, bytes32 noticeHash);
+    /// @notice Under exclusive control, `by` instructed `amount` of `asset` to `to`.
+    event TransferInstructed(address indexed asset, address indexed to, address indexed by, uint256 amount);
+    /// @notice The agreement ended: the collateral returns to the pledgor.
+    event Released(address indexed by);
+    /// @notice On release, `amount` of `asset` went back to the pledgor.
+    event CollateralReturned(address indexed asset, address indexed to, uint256 amount);
+    /// @notice On release, the token refused to move `amount` of `asset`; it stays here for the pledgor to withdraw.
+    event CollateralReturnFailed(address indexed asset, address indexed to, uint256 amount);
+    /// @notice A schedule line took effect at once (a listing or a loosening, or any change before the pledge).
+    event EligibilityChanged(address indexed asset, EligibleAsset entry);
+    /// @notice A tightening of the live schedule was queued; it takes effect at `effectiveAt`.
+    event EligibilityChangeQueued(address indexed asset, EligibleAsset entry, uint256 effectiveAt);
+
+    // ---------------------------------------------------------------- errors
+
+    /// @notice `caller` may not do this; `expected` is who may.
+    error Unauthorized(address caller, address expected);
+    /// @notice The vault is in `actual`, and this needs another state.
+    error InvalidState(VaultState actual);
+    /// @notice `asset` is not eligible collateral under the agreement's schedule.
+    error IneligibleAsset(address asset);
+    /// @notice An amount of zero was given.
+    error ZeroAmount();
+    /// @notice The token delivered `received` where `expected` was asked (fee on transfer or short delivery).
+    error ShortDelivery(address asset, uint256 expected, uint256 received);
+    /// @notice The pledgor asked for `requested` of `asset`, and the vault accounts for only `available`.
+    error InsufficientCollateral(address asset, uint256 requested, uint256 available);
+    /// @notice The withdrawal would leave `collateralValue` below the `requirement`.
+    error WithdrawalBreachesRequirement(uint256 collateralValue, uint256 requirement);
+    /// @notice The signed consent expired at `deadline`.
+    error ConsentExpired(uint256 deadline, uint256 nowTs);
+    /// @notice The consent signature is not `signer`'s.
+    error InvalidConsentSignature(address signer);
+    /// @notice The signature was made over terms `signed`, and the agreement's terms are now `current`.
+    error TermsChanged(bytes32 signed, bytes32 current);
+    /// @notice No default has been established, so exclusive control cannot be taken.
+    error NoDefault();
+    /// @notice The notice's document hash is zero.
+    error EmptyNotice();
+    /// @notice A destination is the zero address.
+    error ZeroAddress();
+    /// @notice The schedule lists `count` assets, and `max` is the most an agreement may hold.
+    error TooManyAssets(uint256 count, uint256 max);
+    /// @notice A haircut or concentration cap is above 100%.
+    error InvalidBps(uint256 haircutBps, uint256 concentrationCapBps);
+    /// @notice The asset's or the feed's decimals are outside 0..36.
+    error UnsupportedDecimals(address asset, uint256 decimals);
+    /// @notice Under exclusive control, moving this would bring the value taken to `appropriated`, beyond the
+    /// `amountDue` (exposure plus penalty) at oracle value; an asset without a valid price cannot be appropriated.
+    error AppropriationExceedsAmountDue(uint256 appropriated, uint256 amountDue);
+    /// @notice New risk is paused by the guardian.
+    error Paused();
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /// @notice Called once by the factory right after cloning.
+    /// @param terms The agreement's Credit Support Annex terms.
+    /// @param schedule The initial eligibility schedule.
+    /// @param sequencer The deployment's L2 sequencer check (a zero feed disables it).
+    function initialize(
+        AgreementTerms calldata terms,
+        EligibilityInput[] calldata schedule,
+        SequencerCheck calldata sequencer
+    ) external;
+
+    /// @notice Posts `amount` of `asset` as collateral for the pledgor. Anyone may post on the pledgor's behalf.
+    /// @dev Reverts `IneligibleAsset` for an asset outside the effective schedule, `ShortDelivery` when the token
+    /// delivers less than `amount`, and `InvalidState` under exclusive control, liquidation or after release.
+    /// @param asset The ERC-20 or ERC-4626 share to post; the caller approves this vault first.
+    /// @param amount Raw token units.
+    function deposit(address asset, uint256 amount) external;
+
+    /// @notice The pledgor takes back `amount` of `asset` to `to`: freely while `Open` or after `Released`, only
+    /// the excess above the requirement while `Pledged` (valued on valid prices), never otherwise.
+    /// @param asset The asset to withdraw.
+    /// @param amount Raw token units.
+    /// @param to The receiver.
+    function withdraw(address asset, uint256 amount, address to) external;
+
+    /// @notice The caller (pledgor or secured party) consents to the pledge; when both have, the vault is `Pledged`.
+    function consentToPledge() external;
+
+    /// @notice The caller (one party) consents and submits the other party's EIP-712 signed consent in one call,
+    /// moving the vault to `Pledged`. Works with EOAs and ERC-1271 contract wallets.
+    /// @param deadline The signature's deadline.
+    /// @param signature The other party's signature over `PledgeConsent(bytes32 termsHash,uint256 deadline)`.
+    function pledgeWithSignature(uint256 deadline, bytes calldata signature) external;
+
+    /// @notice The secured party sets the current exposure, in base currency WAD.
+    /// @param exposure The secured party's mark-to-market exposure to the pledgor.
+    function setExposure(uint256 exposure) external;
+
+    /// @notice The pledgor acknowledges a default (consent to exclusive control), or the control agent, as
+    /// neutral party, declares an event of default.
+    function declareDefault() external;
+
+    /// @notice The secured party (or the control agent on its notice) delivers the Notice of Exclusive Control
+    /// after a default; from then on only they can instruct the vault.
+    /// @param documentHash The hash of the signed legal notice document.
+    function deliverNoticeOfExclusiveControl(bytes32 documentHash) external;
+
+    /// @notice Under exclusive control, the secured party or the control agent instructs a transfer.
+    /// @param asset The asset to move.
+    /// @param amount Raw token units.
+    /// @param to The receiver.
+    function instructTransfer(address asset, uint256 amount, address to) external;
+
+    /// @notice The secured party ends the agreement: every accounted asset returns to the pledgor. Never paused.
+    function release() external;
+
+    // ---------------------------------------------------------------- schedule
+
+    /// @notice The secured party lists, changes or delists (`feed` zero) an asset. Before the pledge, and for
+    /// listings and loosenings, the change takes effect at once; a tightening of the live schedule takes effect
+    /// after the agreement's notice period.
+    /// @param input The new schedule line.
+    function changeEligibility(EligibilityInput calldata input) external;
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The agreement's status: state, exposure, requirement, values per asset and coverage.
+    /// @dev Never reverts on a bad price: the asset then counts as zero and `pricesValid` is false.
+    function status() external view returns (AgreementStatus memory);
+
+    /// @notice The effective schedule line of `asset` (a pending change counts once its time has come).
+    function eligibility(address asset) external view returns (EligibleAsset memory);
+
+    /// @notice The queued change of `asset` and when it takes effect (zero when none is queued).
+    function pendingEligibility(address asset) external view returns (EligibleAsset memory entry, uint256 effectiveAt);
+
+    /// @notice Every asset the schedule has ever listed, in listing order.
+    function listedAssets() external view returns (address[] memory);
+
+    /// @notice The accounted balance of `asset`.
+    function balanceOf(address asset) external view returns (uint256);
+
+    /// @notice The requirement: max(0, exposure - threshold) + independent amount.
+    function requirement() external view returns (uint256);
+
+    /// @notice The hash a pledge consent signs: the parties, the terms and the schedule version.
+    function termsHash() external view returns (bytes32);
+
+    /// @notice The parties and the factory, read from the clone's immutable arguments.
+    function parties()
+        external
+        view
+        returns (address pledgor, address securedParty, address controlAgent, address factory);
+
+    /// @notice The agreement's terms.
+    function terms() external view returns (AgreementTerms memory);
+
+    /// @notice The current lock state.
+    function state() external view returns (VaultState);
+}

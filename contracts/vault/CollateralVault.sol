@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {
+    AgreementStatus,
+    AgreementTerms,
+    AssetPosition,
+    EligibilityInput,
+    EligibleAsset,
+    ICollateralVault,
+    VaultState
+} from "../interfaces/ICollateralVault.sol";
+import {IAgreementFactory} from "../interfaces/IAgreementFactory.sol";
+import {PriceOracle, SequencerCheck} from "../libraries/PriceOracle.sol";
+import {EligibilitySchedule} from "./EligibilitySchedule.sol";
+
+/// @title CollateralVault
+/// @notice One agreement's segregated vault, deployed by the factory as an ERC-1167 clone whose immutable
+/// arguments are the parties. It holds that agreement's collateral only.
+/// @dev Where each promise of DESIGN.md is enforced:
+/// - nothing lost: every balance change passes `_credit` or `_debit`, and deposits check what arrived;
+/// - exclusive control: `_onlyPledgorWhileUnlocked` in `withdraw`; the pledgor has no other way out;
+/// - no under-collateralised withdrawal: `_requireCovered` with strict prices in `withdraw`;
+/// - bounded appropriation: `instructTransfer` never moves more value than the amount due plus the penalty;
+/// - pausing never traps: only new risk (`consentToPledge`, `pledgeWithSignature`) reads the pause;
+///   `withdraw`, `release` and exclusive-control instructions never do.
+contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardTransient, EIP712 {
+    using SafeERC20 for IERC20;
+
+    /// @notice How a default was established.
+    uint8 public constant DEFAULT_BY_PLEDGOR_CONSENT = 1;
+    uint8 public constant DEFAULT_BY_CONTROL_AGENT = 2;
+
+    bytes32 public constant PLEDGE_CONSENT_TYPEHASH = keccak256("PledgeConsent(bytes32 termsHash,uint256 deadline)");
+
+    // Slot 0 (with the schedule's own fields packed by the compiler where they fit).
+    VaultState private _state;
+    bool private _pledgorConsented;
+    bool private _securedPartyConsented;
+    uint8 private _defaultReason;
+
+    uint256 private _exposure;
+    AgreementTerms private _terms;
+    SequencerCheck private _sequencer;
+    bytes32 private _noticeHash;
+    /// @dev Fixed when the notice is delivered: exposure plus the liquidation penalty.
+    uint256 private _amountDue;
+    /// @dev Value moved out under exclusive control so far, at oracle value when it moved.
+    uint256 private _appropriated;
+    mapping(address asset => uint256) private _balances;
+
+    constructor() EIP712("CollateralVault", "1") {
+        _disableInitializers();
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /// @inheritdoc ICollateralVault
+    function initialize(
+        AgreementTerms calldata terms_,
+        EligibilityInput[] calldata schedule,
+        SequencerCheck calldata sequencer
+    ) external initializer {
+        (address pledgor, address securedParty, address controlAgent, address factory) = parties();
+        if (msg.sender != factory) revert Unauthorized(msg.sender, factory);
+        _terms = terms_;
+        _sequencer = sequencer;
+        for (uint256 i; i < schedule.length; ++i) _setEligibility(schedule[i], false, 0);
+        emit AgreementInitialized(pledgor, securedParty, controlAgent, terms_);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function deposit(address asset, uint256 amount) external nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        VaultState current = _state;
+        if (current > VaultState.MarginCall) revert InvalidState(current);
+        if (address(_effective(asset).feed) == address(0)) revert IneligibleAsset(asset);
+
+        uint256 balance = _balances[asset] + amount;
+        _balances[asset] = balance;
+        IERC20(asset).safeTransferFrom(msg.sender, address(this), amount);
+        // Checking the holdings after the transfer against everything accounted for (rather than the
+        // difference of two balance reads) keeps "accounted <= held" with one call to the token: a token that
+        // delivers short is refused, and donations can only add to what is held.
+        uint256 held = IERC20(asset).balanceOf(address(this));
+        if (held < balance) revert ShortDelivery(asset, amount, amount - (balance - held));
+        emit Deposited(asset, msg.sender, amount, balance);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function withdraw(address asset, uint256 amount, address to) external nonReentrant {
+        (address pledgor, , , ) = parties();
+        if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
+        if (to == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        VaultState current = _state;
+        if (current != VaultState.Open && current != VaultState.Pledged && current != VaultState.Released) {
+            revert InvalidState(current);
+        }
+
+        uint256 balance = _debit(asset, amount);
+        if (current == VaultState.Pledged) _requireCovered();
+        emit Withdrawn(asset, to, amount, balance);
+        IERC20(asset).safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function consentToPledge() external nonReentrant {
+        _requireState(VaultState.Open);
+        _requireNotPaused();
+        (address pledgor, address securedParty, , ) = parties();
+        if (msg.sender == pledgor) _pledgorConsented = true;
+        else if (msg.sender == securedParty) _securedPartyConsented = true;
+        else revert Unauthorized(msg.sender, pledgor);
+        emit PledgeConsented(msg.sender, termsHash(), false);
+        if (_pledgorConsented && _securedPartyConsented) _moveTo(VaultState.Pledged);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function pledgeWithSignature(uint256 deadline, bytes calldata signature) external nonReentrant {
+        _requireState(VaultState.Open);
+        _requireNotPaused();
+        if (block.timestamp > deadline) revert ConsentExpired(deadline, block.timestamp);
+        (address pledgor, address securedParty, , ) = parties();
+        address signer;
+        if (msg.sender == pledgor) signer = securedParty;
+        else if (msg.sender == securedParty) signer = pledgor;
+        else revert Unauthorized(msg.sender, pledgor);
+
+        bytes32 hash = termsHash();
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(PLEDGE_CONSENT_TYPEHASH, hash, deadline)));
+        if (!SignatureChecker.isValidSignatureNow(signer, digest, signature)) revert InvalidConsentSignature(signer);
+
+        _pledgorConsented = true;
+        _securedPartyConsented = true;
+        emit PledgeConsented(msg.sender, hash, false);
+        emit PledgeConsented(signer, hash, true);
+        _moveTo(VaultState.Pledged);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function setExposure(uint256 exposure) external nonReentrant {
+        (, address securedParty, , ) = parties();
+        if (msg.sender != securedParty) revert Unauthorized(msg.sender, securedParty);
+        VaultState current = _state;
+        if (current >= VaultState.ExclusiveControl) revert InvalidState(current);
+        _exposure = exposure;
+        emit ExposureSet(exposure, requirement());
+    }
+
+    /// @inheritdoc ICollateralVault
+    function declareDefault() external nonReentrant {
+        VaultState current = _state;
+        if (current != VaultState.Pledged && current != VaultState.MarginCall) revert InvalidState(current);
+        (address pledgor, , address controlAgent, ) = parties();
+        uint8 reason;
+        if (msg.sender == pledgor) reason = DEFAULT_BY_PLEDGOR_CONSENT;
+        else if (msg.sender == controlAgent && controlAgent != address(0)) reason = DEFAULT_BY_CONTROL_AGENT;
+        else revert Unauthorized(msg.sender, controlAgent);
+        _defaultReason = reason;
+        emit DefaultDeclared(msg.sender, reason);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function deliverNoticeOfExclusiveControl(bytes32 documentHash) external nonReentrant {
+        _requireSecuredPartyOrAgent();
+        VaultState current = _state;
+        if (current != VaultState.Pledged && current != VaultState.MarginCall) revert InvalidState(current);
+        if (_defaultReason == 0) revert NoDefault();
+        if (documentHash == bytes32(0)) revert EmptyNotice();
+        _noticeHash = documentHash;
+        uint256 exposure = _exposure;
+        _amountDue = exposure + Math.mulDiv(exposure, _terms.liquidationPenaltyBps, BPS);
+        emit NoticeOfExclusiveControlDelivered(msg.sender, documentHash);
+        _moveTo(VaultState.ExclusiveControl);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function instructTransfer(address asset, uint256 amount, address to) external nonReentrant {
+        _requireSecuredPartyOrAgent();
+        _requireState(VaultState.ExclusiveControl);
+        if (to == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+
+        // Promise 5: the secured party never takes more than is due plus the penalty, at oracle value.
+        EligibleAsset memory entry = _effective(asset);
+        uint256 value =
+            address(entry.feed) == address(0) ? 0 : PriceOracle.valueOf(asset, _source(entry), _sequencer, amount);
+        uint256 appropriated = _appropriated + value;
+        if (address(entry.feed) == address(0) || appropriated > _amountDue) {
+            revert AppropriationExceedsAmountDue(appropriated, _amountDue);
+        }
+        _appropriated = appropriated;
+        _debit(asset, amount);
+        emit TransferInstructed(asset, to, msg.sender, amount);
+        IERC20(asset).safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function release() external nonReentrant {
+        (address pledgor, address securedParty, , ) = parties();
+        if (msg.sender != securedParty) revert Unauthorized(msg.sender, securedParty);
+        VaultState current = _state;
+        if (current == VaultState.Open || current == VaultState.Released) revert InvalidState(current);
+        _moveTo(VaultState.Released);
+        emit Released(msg.sender);
+
+        address[] memory assets = listedAssets();
+        for (uint256 i; i < assets.length; ++i) {
+            address asset = assets[i];
+            uint256 amount = _balances[asset];
+            if (amount == 0) continue;
+            _balances[asset] = 0;
+            // One token refusing (a blocklist, a pause) must not hold back the others: what fails stays
+            // accounted here, and the pledgor withdraws it later.
+            if (IERC20(asset).trySafeTransfer(pledgor, amount)) {
+                emit CollateralReturned(asset, pledgor, amount);
+            } else {
+                _balances[asset] = amount;
+                emit CollateralReturnFailed(asset, pledgor, amount);
+            }
+        }
+    }
+
+    /// @inheritdoc ICollateralVault
+    function changeEligibility(EligibilityInput calldata input) external nonReentrant {
+        (, address securedParty, , ) = parties();
+        if (msg.sender != securedParty) revert Unauthorized(msg.sender, securedParty);
+        VaultState current = _state;
+        if (current == VaultState.Released) revert InvalidState(current);
+        _setEligibility(input, current != VaultState.Open, _terms.scheduleNoticePeriod);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc ICollateralVault
+    function status() external view returns (AgreementStatus memory s) {
+        address[] memory assets = listedAssets();
+        s.vault = address(this);
+        s.state = _state;
+        s.exposure = _exposure;
+        s.requirement = requirement();
+        s.pricesValid = true;
+        s.positions = new AssetPosition[](assets.length);
+        uint256 uncapped;
+        for (uint256 i; i < assets.length; ++i) {
+            AssetPosition memory p = s.positions[i];
+            EligibleAsset memory entry = _effective(assets[i]);
+            p.asset = assets[i];
+            p.balance = _balances[assets[i]];
+            p.haircutBps = entry.haircutBps;
+            p.concentrationCapBps = entry.concentrationCapBps;
+            p.eligible = address(entry.feed) != address(0);
+            p.priceValid = p.eligible;
+            if (!p.eligible || p.balance == 0) continue;
+            try this.valueOfHolding(assets[i], p.balance) returns (uint256 marketValue) {
+                p.marketValue = marketValue;
+                p.collateralValue = _afterHaircut(marketValue, entry.haircutBps);
+                uncapped += p.collateralValue;
+                s.marketValue += marketValue;
+            } catch {
+                p.priceValid = false;
+                s.pricesValid = false;
+            }
+        }
+        for (uint256 i; i < assets.length; ++i) {
+            AssetPosition memory p = s.positions[i];
+            p.collateralValue = _capped(p.collateralValue, uncapped, p.concentrationCapBps);
+            s.collateralValue += p.collateralValue;
+        }
+        s.coverageBps = s.requirement == 0 ? type(uint256).max : Math.mulDiv(s.collateralValue, BPS, s.requirement);
+    }
+
+    /// @notice The market value (before haircut) of `amount` of `asset` on a valid price; reverts on a bad one.
+    /// @param asset A listed, eligible asset.
+    /// @param amount Raw token units.
+    /// @return marketValue Base currency, 18 decimals.
+    function valueOfHolding(address asset, uint256 amount) external view returns (uint256 marketValue) {
+        EligibleAsset memory entry = _effective(asset);
+        if (address(entry.feed) == address(0)) revert IneligibleAsset(asset);
+        return PriceOracle.valueOf(asset, _source(entry), _sequencer, amount);
+    }
+
+    /// @notice The collateral value after haircuts and concentration caps, on valid prices only; reverts on a
+    /// bad price of any held eligible asset.
+    function collateralValue() public view returns (uint256 value) {
+        address[] memory assets = listedAssets();
+        uint256[] memory afterHaircut = new uint256[](assets.length);
+        uint16[] memory caps = new uint16[](assets.length);
+        uint256 uncapped;
+        SequencerCheck memory sequencer = _sequencer;
+        for (uint256 i; i < assets.length; ++i) {
+            uint256 balance = _balances[assets[i]];
+            if (balance == 0) continue;
+            EligibleAsset memory entry = _effective(assets[i]);
+            if (address(entry.feed) == address(0)) continue;
+            uint256 marketValue = PriceOracle.valueOf(assets[i], _source(entry), sequencer, balance);
+            afterHaircut[i] = _afterHaircut(marketValue, entry.haircutBps);
+            caps[i] = entry.concentrationCapBps;
+            uncapped += afterHaircut[i];
+        }
+        for (uint256 i; i < assets.length; ++i) value += _capped(afterHaircut[i], uncapped, caps[i]);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function balanceOf(address asset) external view returns (uint256) {
+        return _balances[asset];
+    }
+
+    /// @inheritdoc ICollateralVault
+    function requirement() public view returns (uint256) {
+        uint256 exposure = _exposure;
+        uint256 threshold = _terms.threshold;
+        return (exposure > threshold ? exposure - threshold : 0) + _terms.independentAmount;
+    }
+
+    /// @inheritdoc ICollateralVault
+    function termsHash() public view returns (bytes32) {
+        (address pledgor, address securedParty, address controlAgent, ) = parties();
+        return keccak256(abi.encode(address(this), pledgor, securedParty, controlAgent, _terms, _scheduleVersion));
+    }
+
+    /// @inheritdoc ICollateralVault
+    function parties()
+        public
+        view
+        returns (address pledgor, address securedParty, address controlAgent, address factory)
+    {
+        return abi.decode(Clones.fetchCloneArgs(address(this)), (address, address, address, address));
+    }
+
+    /// @inheritdoc ICollateralVault
+    function terms() external view returns (AgreementTerms memory) {
+        return _terms;
+    }
+
+    /// @inheritdoc ICollateralVault
+    function state() external view returns (VaultState) {
+        return _state;
+    }
+
+    /// @notice The hash of the delivered Notice of Exclusive Control (zero before one is delivered).
+    function noticeHash() external view returns (bytes32) {
+        return _noticeHash;
+    }
+
+    /// @notice Under exclusive control: the amount due plus penalty, and the value moved out against it so far.
+    function appropriation() external view returns (uint256 amountDue, uint256 appropriated) {
+        return (_amountDue, _appropriated);
+    }
+
+    /// @notice The EIP-712 digest a party signs to consent to the pledge.
+    /// @param deadline The consent's deadline.
+    function pledgeConsentDigest(uint256 deadline) external view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(PLEDGE_CONSENT_TYPEHASH, termsHash(), deadline)));
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _debit(address asset, uint256 amount) private returns (uint256 balance) {
+        uint256 available = _balances[asset];
+        if (amount > available) revert InsufficientCollateral(asset, amount, available);
+        balance = available - amount;
+        _balances[asset] = balance;
+    }
+
+    function _requireCovered() private view {
+        uint256 value = collateralValue();
+        uint256 required = requirement();
+        if (value < required) revert WithdrawalBreachesRequirement(value, required);
+    }
+
+    function _moveTo(VaultState next) private {
+        emit StateChanged(_state, next);
+        _state = next;
+    }
+
+    function _requireState(VaultState expected) private view {
+        VaultState current = _state;
+        if (current != expected) revert InvalidState(current);
+    }
+
+    function _requireSecuredPartyOrAgent() private view {
+        (, address securedParty, address controlAgent, ) = parties();
+        if (msg.sender != securedParty && (msg.sender != controlAgent || controlAgent == address(0))) {
+            revert Unauthorized(msg.sender, securedParty);
+        }
+    }
+
+    function _requireNotPaused() private view {
+        (, , , address factory) = parties();
+        if (IAgreementFactory(factory).paused()) revert Paused();
+    }
+
+    function _afterHaircut(uint256 marketValue, uint256 haircutBps) private pure returns (uint256) {
+        return Math.mulDiv(marketValue, BPS - haircutBps, BPS);
+    }
+
+    /// @dev An asset counts for at most its cap's share of the total collateral value before caps.
+    function _capped(uint256 value, uint256 uncappedTotal, uint256 capBps) private pure returns (uint256) {
+        if (capBps >= BPS) return value;
+        uint256 cap = Math.mulDiv(uncappedTotal, capBps, BPS);
+        return value < cap ? value : cap;
+    }
+}

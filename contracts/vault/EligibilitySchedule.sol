@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
+
+import {EligibilityInput, EligibleAsset, ICollateralVault} from "../interfaces/ICollateralVault.sol";
+import {AssetKind, PriceOracle, PriceSource} from "../libraries/PriceOracle.sol";
+
+/// @title EligibilitySchedule
+/// @notice An agreement's eligible collateral schedule: per asset, the price feed, haircut, concentration cap,
+/// maximum price age and kind. A tightening of a live schedule waits out the agreement's notice period; the
+/// pending line and its effective time are readable and emitted.
+abstract contract EligibilitySchedule is ICollateralVault {
+    uint256 internal constant BPS = 10_000;
+    /// @notice The most assets one agreement's schedule may list, so that valuation stays bounded in gas.
+    uint256 public constant MAX_ASSETS = 16;
+    uint8 internal constant MAX_DECIMALS = 36;
+
+    struct PendingEligibility {
+        EligibleAsset entry;
+        uint40 effectiveAt;
+    }
+
+    address[] private _listed;
+    mapping(address asset => EligibleAsset) private _schedule;
+    mapping(address asset => PendingEligibility) private _pending;
+    /// @dev The earliest effective time of any queued change (zero when none): lets reads skip the pending
+    /// mapping in the common case of a schedule with nothing queued.
+    uint40 private _earliestPendingAt;
+    /// @dev Bumped at every change, so that a signed pledge consent names the exact schedule it accepted.
+    uint32 internal _scheduleVersion;
+
+    /// @inheritdoc ICollateralVault
+    function eligibility(address asset) public view returns (EligibleAsset memory) {
+        return _effective(asset);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function pendingEligibility(address asset) external view returns (EligibleAsset memory entry, uint256 effectiveAt) {
+        PendingEligibility storage pending = _pending[asset];
+        return (pending.entry, pending.effectiveAt);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function listedAssets() public view returns (address[] memory) {
+        return _listed;
+    }
+
+    /// @dev The line in force now: a queued change counts from its effective time, before anyone applies it.
+    function _effective(address asset) internal view returns (EligibleAsset memory entry) {
+        uint256 earliest = _earliestPendingAt;
+        if (earliest != 0 && earliest <= block.timestamp) {
+            PendingEligibility storage pending = _pending[asset];
+            uint256 effectiveAt = pending.effectiveAt;
+            if (effectiveAt != 0 && effectiveAt <= block.timestamp) return pending.entry;
+        }
+        return _schedule[asset];
+    }
+
+    /// @dev Sets a line. `live` (the vault is pledged or later) queues a tightening for `noticePeriod` seconds.
+    function _setEligibility(EligibilityInput calldata input, bool live, uint256 noticePeriod) internal {
+        _applyMatured(input.asset);
+        EligibleAsset memory next = _toEntry(input);
+        EligibleAsset memory current = _schedule[input.asset];
+        if (address(current.feed) == address(0) && !_isListed(input.asset)) _list(input.asset);
+        _scheduleVersion++;
+        if (live && _tightens(current, next)) {
+            uint40 effectiveAt = uint40(block.timestamp + noticePeriod);
+            _pending[input.asset] = PendingEligibility(next, effectiveAt);
+            uint40 earliest = _earliestPendingAt;
+            if (earliest == 0 || effectiveAt < earliest) _earliestPendingAt = effectiveAt;
+            emit EligibilityChangeQueued(input.asset, next, effectiveAt);
+        } else {
+            // A later loosening supersedes a queued tightening of the same asset.
+            delete _pending[input.asset];
+            _schedule[input.asset] = next;
+            emit EligibilityChanged(input.asset, next);
+        }
+    }
+
+    /// @dev Moves a matured queued change of `asset` into the schedule, so a new change starts from it.
+    function _applyMatured(address asset) private {
+        PendingEligibility storage pending = _pending[asset];
+        uint256 effectiveAt = pending.effectiveAt;
+        if (effectiveAt != 0 && effectiveAt <= block.timestamp) {
+            _schedule[asset] = pending.entry;
+            delete _pending[asset];
+        }
+    }
+
+    function _list(address asset) private {
+        if (_listed.length >= MAX_ASSETS) revert TooManyAssets(_listed.length + 1, MAX_ASSETS);
+        _listed.push(asset);
+    }
+
+    function _isListed(address asset) private view returns (bool) {
+        address[] storage listed = _listed;
+        for (uint256 i; i < listed.length; ++i) if (listed[i] == asset) return true;
+        return false;
+    }
+
+    /// @dev Validates a proposed line and caches the decimals the oracle needs, read from the token and feed.
+    function _toEntry(EligibilityInput calldata input) private view returns (EligibleAsset memory entry) {
+        if (input.asset == address(0)) revert ZeroAddress();
+        if (address(input.feed) == address(0)) return entry; // delisting
+        if (input.haircutBps > BPS || input.concentrationCapBps > BPS || input.concentrationCapBps == 0) {
+            revert InvalidBps(input.haircutBps, input.concentrationCapBps);
+        }
+        address priced = input.kind == AssetKind.ERC4626 ? IERC4626(input.asset).asset() : input.asset;
+        uint8 pricedDecimals = IERC20Metadata(priced).decimals();
+        if (pricedDecimals > MAX_DECIMALS) revert UnsupportedDecimals(priced, pricedDecimals);
+        uint8 feedDecimals = input.feed.decimals();
+        if (feedDecimals > MAX_DECIMALS) revert UnsupportedDecimals(address(input.feed), feedDecimals);
+        entry = EligibleAsset({
+            feed: input.feed,
+            maxPriceAge: input.maxPriceAge,
+            kind: input.kind,
+            pricedDecimals: pricedDecimals,
+            feedDecimals: feedDecimals,
+            haircutBps: input.haircutBps,
+            concentrationCapBps: input.concentrationCapBps,
+            minAnswer: input.minAnswer,
+            maxAnswer: input.maxAnswer
+        });
+        PriceOracle.checkSource(_source(entry));
+    }
+
+    /// @dev A change tightens unless it only lowers the haircut, raises the cap, or lists a new asset:
+    /// anything else (delisting, a new feed or kind, a shorter price age, narrower bounds) waits out the notice.
+    function _tightens(EligibleAsset memory current, EligibleAsset memory next) private pure returns (bool) {
+        if (address(current.feed) == address(0)) return false; // a listing
+        if (address(next.feed) == address(0)) return true; // a delisting
+        return
+            next.feed != current.feed ||
+            next.kind != current.kind ||
+            next.haircutBps > current.haircutBps ||
+            next.concentrationCapBps < current.concentrationCapBps ||
+            next.maxPriceAge < current.maxPriceAge ||
+            next.minAnswer > current.minAnswer ||
+            next.maxAnswer < current.maxAnswer;
+    }
+
+    function _source(EligibleAsset memory entry) internal pure returns (PriceSource memory) {
+        return
+            PriceSource({
+                feed: entry.feed,
+                maxPriceAge: entry.maxPriceAge,
+                kind: entry.kind,
+                pricedDecimals: entry.pricedDecimals,
+                feedDecimals: entry.feedDecimals,
+                minAnswer: entry.minAnswer,
+                maxAnswer: entry.maxAnswer
+            });
+    }
+}
