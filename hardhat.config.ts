@@ -28,6 +28,8 @@ export default defineConfig({
       default: compilerSettings,
       production: compilerSettings,
     },
+    // Deployed as-is from OpenZeppelin: the AccessManager that holds the guardian and risk-manager roles.
+    npmFilesToBuild: ["@openzeppelin/contracts/access/manager/AccessManager.sol"],
   },
   test: {
     solidity: {

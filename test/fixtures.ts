@@ -1,0 +1,214 @@
+// Shared deployment for the mocha tests: the system, three tokenized assets with Chainlink-style feeds,
+// and a helper that opens agreements between two named parties.
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { ethers as ethersLib } from "ethers";
+import { network } from "hardhat";
+
+import type {
+  AgreementFactory,
+  CollateralVault,
+  MockERC20,
+  MockERC4626,
+  MockPriceFeed,
+} from "../types/ethers-contracts/index.js";
+
+export const WAD = 10n ** 18n;
+export const ONE_DAY = 24n * 60n * 60n;
+
+export enum AssetKind {
+  ERC20 = 0,
+  ERC4626 = 1,
+}
+
+export enum VaultState {
+  Open = 0,
+  Pledged = 1,
+  MarginCall = 2,
+  ExclusiveControl = 3,
+  Liquidating = 4,
+  Released = 5,
+}
+
+export interface Terms {
+  threshold: bigint;
+  independentAmount: bigint;
+  minimumTransferAmount: bigint;
+  roundingAmount: bigint;
+  curePeriod: bigint;
+  scheduleNoticePeriod: bigint;
+  disputeWindow: bigint;
+  liquidationPenaltyBps: bigint;
+  maxLiquidationDiscountBps: bigint;
+}
+
+export const defaultTerms: Terms = {
+  threshold: 0n,
+  independentAmount: 0n,
+  minimumTransferAmount: 1_000n * WAD,
+  roundingAmount: 1_000n * WAD,
+  curePeriod: ONE_DAY,
+  scheduleNoticePeriod: 2n * ONE_DAY,
+  disputeWindow: ONE_DAY,
+  liquidationPenaltyBps: 500n,
+  maxLiquidationDiscountBps: 300n,
+};
+
+export interface EligibilityLine {
+  asset: string;
+  feed: string;
+  kind: AssetKind;
+  maxPriceAge: bigint;
+  minAnswer: bigint;
+  maxAnswer: bigint;
+  haircutBps: bigint;
+  concentrationCapBps: bigint;
+}
+
+export async function deploySystem() {
+  const connection = await network.create();
+  const { ethers, networkHelpers } = connection;
+  const [admin, pledgor, securedParty, controlAgent, outsider, guardian] =
+    await ethers.getSigners();
+
+  const manager = await ethers.deployContract("AccessManager", [admin.address]);
+  const implementation = await ethers.deployContract("CollateralVault");
+  const factory = (await ethers.deployContract("AgreementFactory", [
+    await manager.getAddress(),
+    await implementation.getAddress(),
+    { uptimeFeed: ethersLib.ZeroAddress, gracePeriod: 0 },
+  ])) as unknown as AgreementFactory;
+
+  // The guardian role may pause and unpause the factory.
+  const GUARDIAN_ROLE = 1n;
+  await manager.grantRole(GUARDIAN_ROLE, guardian.address, 0);
+  await manager.setTargetFunctionRole(
+    await factory.getAddress(),
+    [
+      factory.interface.getFunction("pause").selector,
+      factory.interface.getFunction("unpause").selector,
+    ],
+    GUARDIAN_ROLE,
+  );
+
+  const tbill = (await ethers.deployContract("MockERC20", [
+    "Tokenized T-Bill",
+    "TBILL",
+    6,
+  ])) as unknown as MockERC20;
+  const stable = (await ethers.deployContract("MockERC20", [
+    "Stablecoin",
+    "USDS",
+    18,
+  ])) as unknown as MockERC20;
+  const bond = (await ethers.deployContract("MockERC20", [
+    "Tokenized Bond",
+    "BOND",
+    8,
+  ])) as unknown as MockERC20;
+  const mmf = (await ethers.deployContract("MockERC4626", [
+    await tbill.getAddress(),
+    "Money Market Fund",
+    "MMF",
+  ])) as unknown as MockERC4626;
+  const tbillFeed = (await ethers.deployContract("MockPriceFeed", [
+    8,
+    1_00000000n,
+  ])) as unknown as MockPriceFeed;
+  const stableFeed = (await ethers.deployContract("MockPriceFeed", [
+    8,
+    1_00000000n,
+  ])) as unknown as MockPriceFeed;
+  const bondFeed = (await ethers.deployContract("MockPriceFeed", [
+    8,
+    100_00000000n,
+  ])) as unknown as MockPriceFeed;
+
+  const line = async (
+    asset: { getAddress(): Promise<string> },
+    feed: MockPriceFeed,
+    haircutBps: bigint,
+    kind = AssetKind.ERC20,
+    concentrationCapBps = 10_000n,
+  ): Promise<EligibilityLine> => ({
+    asset: await asset.getAddress(),
+    feed: await feed.getAddress(),
+    kind,
+    maxPriceAge: ONE_DAY,
+    minAnswer: 1n,
+    maxAnswer: 10n ** 20n,
+    haircutBps,
+    concentrationCapBps,
+  });
+  const schedule: EligibilityLine[] = [
+    await line(tbill, tbillFeed, 200n),
+    await line(stable, stableFeed, 0n),
+    await line(bond, bondFeed, 1_000n),
+    await line(mmf, tbillFeed, 500n, AssetKind.ERC4626),
+  ];
+
+  async function openAgreement(
+    options: {
+      terms?: Terms;
+      schedule?: EligibilityLine[];
+      salt?: string;
+      withAgent?: boolean;
+    } = {},
+  ): Promise<CollateralVault> {
+    const salt = options.salt ?? ethersLib.id(`agreement-${Math.random()}`);
+    const agent = options.withAgent ? controlAgent.address : ethersLib.ZeroAddress;
+    const predicted = await factory.predictVault(
+      pledgor.address,
+      pledgor.address,
+      securedParty.address,
+      agent,
+      salt,
+    );
+    await factory
+      .connect(pledgor)
+      .openAgreement(
+        pledgor.address,
+        securedParty.address,
+        agent,
+        options.terms ?? defaultTerms,
+        options.schedule ?? schedule,
+        salt,
+      );
+    return (await ethers.getContractAt("CollateralVault", predicted)) as unknown as CollateralVault;
+  }
+
+  async function fund(
+    token: MockERC20,
+    holder: HardhatEthersSigner,
+    spender: { getAddress(): Promise<string> },
+    amount: bigint,
+  ) {
+    await token.mint(holder.address, amount);
+    await token.connect(holder).approve(await spender.getAddress(), amount);
+  }
+
+  return {
+    connection,
+    ethers,
+    networkHelpers,
+    admin,
+    pledgor,
+    securedParty,
+    controlAgent,
+    outsider,
+    guardian,
+    manager,
+    implementation,
+    factory,
+    tbill,
+    stable,
+    bond,
+    mmf,
+    tbillFeed,
+    stableFeed,
+    bondFeed,
+    schedule,
+    line,
+    openAgreement,
+    fund,
+  };
+}
