@@ -17,6 +17,8 @@ import {AgreementStatus} from "./interfaces/ICollateralVault.sol";
 contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
     /// @inheritdoc IAgreementFactory
     address public immutable vaultImplementation;
+    /// @inheritdoc IAgreementFactory
+    address public immutable settlement;
 
     SequencerCheck private _sequencer;
     address[] private _agreements;
@@ -24,9 +26,16 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
 
     /// @param authority The AccessManager that grants the guardian role.
     /// @param implementation The CollateralVault implementation.
+    /// @param dvp The DvP settlement contract used for liquidation sales.
     /// @param sequencer The L2 sequencer uptime check (zero feed on L1).
-    constructor(address authority, address implementation, SequencerCheck memory sequencer) AccessManaged(authority) {
+    constructor(
+        address authority,
+        address implementation,
+        address dvp,
+        SequencerCheck memory sequencer
+    ) AccessManaged(authority) {
         vaultImplementation = implementation;
+        settlement = dvp;
         _sequencer = sequencer;
     }
 
@@ -77,6 +86,19 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
     function statusOf(address[] calldata vaults) external view returns (AgreementStatus[] memory statuses) {
         statuses = new AgreementStatus[](vaults.length);
         for (uint256 i; i < vaults.length; ++i) statuses[i] = ICollateralVault(vaults[i]).status();
+    }
+
+    /// @inheritdoc IAgreementFactory
+    function issueMarginCalls(address[] calldata vaults) external returns (MarginCallOutcome[] memory outcomes) {
+        outcomes = new MarginCallOutcome[](vaults.length);
+        for (uint256 i; i < vaults.length; ++i) {
+            if (!_isVault[vaults[i]]) continue;
+            try ICollateralVault(vaults[i]).issueMarginCall() returns (bool met) {
+                outcomes[i] = met ? MarginCallOutcome.CallIssuedAndMet : MarginCallOutcome.CallIssued;
+            } catch {
+                // Not due, already called, or unpriceable: the keeper's batch goes on with the others.
+            }
+        }
     }
 
     /// @notice The guardian stops new risk: new agreements and pledges.

@@ -70,8 +70,24 @@ interface IAgreementFactory {
     /// @notice The vault implementation every clone delegates to.
     function vaultImplementation() external view returns (address);
 
+    /// @notice The DvP settlement contract vaults sell collateral through under exclusive control.
+    function settlement() external view returns (address);
+
     /// @notice The deployment's L2 sequencer check, copied into each new vault.
     function sequencerCheck() external view returns (SequencerCheck memory);
+
+    /// @notice What the batch margin-call entry point did for one agreement.
+    enum MarginCallOutcome {
+        Skipped,
+        CallIssued,
+        CallIssuedAndMet
+    }
+
+    /// @notice Keepers open margin calls for many agreements in one transaction after a price move: agreements
+    /// not due (covered, a call already open, a bad price, or not a vault of this factory) are skipped.
+    /// @param vaults The agreements' vaults.
+    /// @return outcomes What was done for each, in order.
+    function issueMarginCalls(address[] calldata vaults) external returns (MarginCallOutcome[] memory outcomes);
 
     /// @notice Whether the guardian has paused new risk (new agreements and pledges). Never stops a withdrawal
     /// of excess, a release or an instruction under exclusive control.

@@ -79,6 +79,12 @@ struct AgreementStatus {
     uint256 coverageBps;
     /// @dev False when any held eligible asset has no valid price: the values above then count it as zero.
     bool pricesValid;
+    /// @dev The open margin call's amount and cure deadline (zero when none is open).
+    uint256 callAmount;
+    uint256 callDeadline;
+    /// @dev While the exposure is disputed, margin calls use `undisputedExposure`.
+    bool disputed;
+    uint256 undisputedExposure;
     AssetPosition[] positions;
 }
 
@@ -112,6 +118,47 @@ interface ICollateralVault {
     event NoticeOfExclusiveControlDelivered(address indexed by, bytes32 noticeHash);
     /// @notice Under exclusive control, `by` instructed `amount` of `asset` to `to`.
     event TransferInstructed(address indexed asset, address indexed to, address indexed by, uint256 amount);
+    /// @notice A margin call for `amount` (the `shortfall` rounded up to the rounding amount) was opened by
+    /// `keeper`; it must be met by `deadline`.
+    event MarginCallIssued(
+        address indexed keeper,
+        uint256 amount,
+        uint256 shortfall,
+        uint256 deadline,
+        uint256 collateralValue,
+        uint256 requirement
+    );
+    /// @notice The open margin call was met: collateral value is back at or above the requirement.
+    event MarginCallMet(uint256 collateralValue, uint256 requirement);
+    /// @notice The pledgor pre-authorised `source` to be pulled for top-ups, cheapest first in `assets` order.
+    event TopUpConfigured(address indexed source, address[] assets, uint256[] caps);
+    /// @notice `amount` of `asset` was pulled from `source` to meet a margin call; `collateralValue` is its value
+    /// after haircut; `capLeft` is what remains of the pledgor's cap for that asset.
+    event TopUpPulled(
+        address indexed asset,
+        address indexed source,
+        uint256 amount,
+        uint256 collateralValue,
+        uint256 capLeft
+    );
+    /// @notice The pledgor disputed the exposure set by the secured party; `undisputedExposure` stays callable.
+    event ExposureDisputed(uint256 securedPartyExposure, uint256 pledgorExposure, uint256 undisputedExposure);
+    /// @notice The dispute was resolved by `by` at `agreedExposure`.
+    event DisputeResolved(address indexed by, uint256 agreedExposure);
+    /// @notice The pledgor swapped `amountOut` of `assetOut` for `amountIn` of `assetIn` in one transaction.
+    event Substituted(address indexed assetIn, uint256 amountIn, address indexed assetOut, uint256 amountOut);
+    /// @notice Under exclusive control, `amount` of `asset` was sold to `buyer` for `cashAmount` of `cashToken`
+    /// paid to the secured party, through the DvP settlement `settlementId`; values at oracle prices.
+    event Liquidated(
+        address indexed asset,
+        uint256 amount,
+        address indexed cashToken,
+        uint256 cashAmount,
+        address indexed buyer,
+        bytes32 settlementId,
+        uint256 assetValue,
+        uint256 cashValue
+    );
     /// @notice The agreement ended: the collateral returns to the pledgor.
     event Released(address indexed by);
     /// @notice On release, `amount` of `asset` went back to the pledgor.
@@ -160,6 +207,28 @@ interface ICollateralVault {
     /// @notice Under exclusive control, moving this would bring the value taken to `appropriated`, beyond the
     /// `amountDue` (exposure plus penalty) at oracle value; an asset without a valid price cannot be appropriated.
     error AppropriationExceedsAmountDue(uint256 appropriated, uint256 amountDue);
+    /// @notice No margin call is due: the shortfall of `collateralValue` against `requirement` is below the
+    /// minimum transfer amount `minimumTransferAmount` (or there is none).
+    error NoMarginCallDue(uint256 collateralValue, uint256 requirement, uint256 minimumTransferAmount);
+    /// @notice A margin call for `amount` is already open until `deadline`.
+    error MarginCallAlreadyOpen(uint256 amount, uint256 deadline);
+    /// @notice The margin call's cure deadline `deadline` has not passed yet.
+    error CureDeadlineNotPassed(uint256 deadline, uint256 nowTs);
+    /// @notice The collateral's excess `excess` over the requirement is below the minimum transfer amount.
+    error ExcessBelowMinimumTransfer(uint256 excess, uint256 minimumTransferAmount);
+    /// @notice The exposure set at `setAt` can no longer be disputed: the window of `window` seconds has closed.
+    error DisputeWindowClosed(uint256 setAt, uint256 window, uint256 nowTs);
+    /// @notice The exposure is already in dispute.
+    error DisputeAlreadyOpen();
+    /// @notice No dispute is open.
+    error NoDisputeOpen();
+    /// @notice `by` may not resolve the dispute at `agreedExposure`.
+    error InvalidResolution(address by, uint256 agreedExposure);
+    /// @notice Two arrays that must have one entry each differ in length.
+    error LengthMismatch(uint256 left, uint256 right);
+    /// @notice The sale's cash is worth `cashValue`, below `minimumCashValue` (oracle value less the maximum
+    /// liquidation discount).
+    error SalePriceTooLow(uint256 cashValue, uint256 minimumCashValue);
     /// @notice New risk is paused by the guardian.
     error Paused();
 
@@ -202,8 +271,8 @@ interface ICollateralVault {
     /// @param exposure The secured party's mark-to-market exposure to the pledgor.
     function setExposure(uint256 exposure) external;
 
-    /// @notice The pledgor acknowledges a default (consent to exclusive control), or the control agent, as
-    /// neutral party, declares an event of default.
+    /// @notice Establishes a default: the pledgor acknowledging one, the control agent (as neutral party)
+    /// declaring an event of default, or anyone once a margin call is unmet past its cure deadline.
     function declareDefault() external;
 
     /// @notice The secured party (or the control agent on its notice) delivers the Notice of Exclusive Control
@@ -216,6 +285,68 @@ interface ICollateralVault {
     /// @param amount Raw token units.
     /// @param to The receiver.
     function instructTransfer(address asset, uint256 amount, address to) external;
+
+    /// @notice The pledgor swaps `amountOut` of `assetOut` for `amountIn` of `assetIn` in one transaction, the
+    /// new asset eligible and coverage never below the requirement.
+    /// @param assetIn The eligible asset delivered in (the caller approves this vault).
+    /// @param amountIn Raw units of `assetIn`.
+    /// @param assetOut The asset taken back.
+    /// @param amountOut Raw units of `assetOut`.
+    /// @param to The receiver of `assetOut`.
+    function substitute(address assetIn, uint256 amountIn, address assetOut, uint256 amountOut, address to) external;
+
+    // ---------------------------------------------------------------- margin
+
+    /// @notice Anyone (a keeper) opens a margin call when the requirement exceeds the collateral value by at
+    /// least the minimum transfer amount; the call is the shortfall rounded up to the rounding amount, due by
+    /// now plus the cure period. A configured top-up source is pulled at once, and a call so met closes in the
+    /// same transaction.
+    /// @return met Whether the call was met by the automatic top-up.
+    function issueMarginCall() external returns (bool met);
+
+    /// @notice Anyone closes the open margin call once the collateral value is back at the requirement (after
+    /// a price recovery or an exposure change); deposits close it by themselves.
+    function closeMarginCall() external;
+
+    /// @notice The pledgor pre-authorises `source` (which approves this vault) for automatic top-ups: the
+    /// engine pulls `assets` in the given order, cheapest to the pledgor first, each up to its cap in total.
+    /// @param source The address pulled from; zero disables the top-up.
+    /// @param assets Eligible assets in the pledgor's cost order.
+    /// @param caps The most of each asset that may ever be pulled, in raw units.
+    function configureTopUp(address source, address[] calldata assets, uint256[] calldata caps) external;
+
+    /// @notice The pledgor disputes the latest exposure within the dispute window, stating its own figure; the
+    /// lower of the two stays callable until the dispute is resolved.
+    /// @param pledgorExposure The pledgor's own calculation of the exposure.
+    function disputeExposure(uint256 pledgorExposure) external;
+
+    /// @notice Resolves the dispute: the control agent at any figure, the secured party at or below its own
+    /// figure, the pledgor only by accepting the secured party's figure.
+    /// @param agreedExposure The exposure agreed.
+    function resolveDispute(uint256 agreedExposure) external;
+
+    /// @notice Under exclusive control, sells `amount` of `asset` to `buyer` through the DvP contract for
+    /// `cashAmount` of the eligible `cashToken`, paid to the secured party: no worse than the oracle value less
+    /// the maximum liquidation discount, and never beyond the amount due plus the penalty.
+    /// @param asset The collateral sold.
+    /// @param amount Raw units of `asset`.
+    /// @param cashToken The eligible asset the buyer pays in.
+    /// @param cashAmount Raw units of `cashToken`.
+    /// @param buyer The buyer, who signed the two-leg settlement for the DvP contract.
+    /// @param deadline The settlement's deadline.
+    /// @param nonce The buyer's DvP nonce.
+    /// @param buyerSignature The buyer's EIP-712 signature of the settlement.
+    /// @return settlementId The DvP settlement id.
+    function liquidate(
+        address asset,
+        uint256 amount,
+        address cashToken,
+        uint256 cashAmount,
+        address buyer,
+        uint256 deadline,
+        uint256 nonce,
+        bytes calldata buyerSignature
+    ) external returns (bytes32 settlementId);
 
     /// @notice The secured party ends the agreement: every accounted asset returns to the pledgor. Never paused.
     function release() external;

@@ -20,6 +20,7 @@ import {
     VaultState
 } from "../interfaces/ICollateralVault.sol";
 import {IAgreementFactory} from "../interfaces/IAgreementFactory.sol";
+import {IDvPSettlement} from "../interfaces/IDvPSettlement.sol";
 import {PriceOracle, SequencerCheck} from "../libraries/PriceOracle.sol";
 import {EligibilitySchedule} from "./EligibilitySchedule.sol";
 
@@ -39,16 +40,26 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// @notice How a default was established.
     uint8 public constant DEFAULT_BY_PLEDGOR_CONSENT = 1;
     uint8 public constant DEFAULT_BY_CONTROL_AGENT = 2;
+    uint8 public constant DEFAULT_BY_UNMET_MARGIN_CALL = 3;
 
     bytes32 public constant PLEDGE_CONSENT_TYPEHASH = keccak256("PledgeConsent(bytes32 termsHash,uint256 deadline)");
 
-    // Slot 0 (with the schedule's own fields packed by the compiler where they fit).
+    // One slot: what nearly every call reads.
     VaultState private _state;
     bool private _pledgorConsented;
     bool private _securedPartyConsented;
     uint8 private _defaultReason;
+    bool private _disputed;
+    uint40 private _exposureSetAt;
+    uint40 private _callDeadline;
 
     uint256 private _exposure;
+    /// @dev While disputed: the lower of the secured party's and the pledgor's figures, which stays callable.
+    uint256 private _undisputedExposure;
+    uint256 private _callAmount;
+    address private _topUpSource;
+    address[] private _topUpAssets;
+    mapping(address asset => uint256) private _topUpCapLeft;
     AgreementTerms private _terms;
     SequencerCheck private _sequencer;
     bytes32 private _noticeHash;
@@ -94,6 +105,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         uint256 held = IERC20(asset).balanceOf(address(this));
         if (held < balance) revert ShortDelivery(asset, amount, amount - (balance - held));
         emit Deposited(asset, msg.sender, amount, balance);
+        if (current == VaultState.MarginCall) _closeCallIfMet();
     }
 
     /// @inheritdoc ICollateralVault
@@ -107,6 +119,12 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             revert InvalidState(current);
         }
 
+        if (current == VaultState.Pledged) {
+            // An excess return is due only once the excess reaches the minimum transfer amount.
+            uint256 excess = _excess();
+            uint256 mta = _terms.minimumTransferAmount;
+            if (excess < mta) revert ExcessBelowMinimumTransfer(excess, mta);
+        }
         uint256 balance = _debit(asset, amount);
         if (current == VaultState.Pledged) _requireCovered();
         emit Withdrawn(asset, to, amount, balance);
@@ -154,6 +172,8 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         VaultState current = _state;
         if (current >= VaultState.ExclusiveControl) revert InvalidState(current);
         _exposure = exposure;
+        _exposureSetAt = uint40(block.timestamp);
+        _disputed = false;
         emit ExposureSet(exposure, requirement());
     }
 
@@ -165,7 +185,11 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         uint8 reason;
         if (msg.sender == pledgor) reason = DEFAULT_BY_PLEDGOR_CONSENT;
         else if (msg.sender == controlAgent && controlAgent != address(0)) reason = DEFAULT_BY_CONTROL_AGENT;
-        else revert Unauthorized(msg.sender, controlAgent);
+        else if (current == VaultState.MarginCall) {
+            uint256 deadline = _callDeadline;
+            if (block.timestamp <= deadline) revert CureDeadlineNotPassed(deadline, block.timestamp);
+            reason = DEFAULT_BY_UNMET_MARGIN_CALL;
+        } else revert Unauthorized(msg.sender, controlAgent);
         _defaultReason = reason;
         emit DefaultDeclared(msg.sender, reason);
     }
@@ -175,8 +199,14 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         _requireSecuredPartyOrAgent();
         VaultState current = _state;
         if (current != VaultState.Pledged && current != VaultState.MarginCall) revert InvalidState(current);
-        if (_defaultReason == 0) revert NoDefault();
+        if (_defaultReason == 0) {
+            if (current != VaultState.MarginCall || block.timestamp <= _callDeadline) revert NoDefault();
+            _defaultReason = DEFAULT_BY_UNMET_MARGIN_CALL;
+            emit DefaultDeclared(msg.sender, DEFAULT_BY_UNMET_MARGIN_CALL);
+        }
         if (documentHash == bytes32(0)) revert EmptyNotice();
+        _callAmount = 0;
+        _callDeadline = 0;
         _noticeHash = documentHash;
         uint256 exposure = _exposure;
         _amountDue = exposure + Math.mulDiv(exposure, _terms.liquidationPenaltyBps, BPS);
@@ -187,7 +217,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// @inheritdoc ICollateralVault
     function instructTransfer(address asset, uint256 amount, address to) external nonReentrant {
         _requireSecuredPartyOrAgent();
-        _requireState(VaultState.ExclusiveControl);
+        _requireUnderExclusiveControl();
         if (to == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
 
@@ -206,12 +236,164 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     }
 
     /// @inheritdoc ICollateralVault
+    function substitute(
+        address assetIn,
+        uint256 amountIn,
+        address assetOut,
+        uint256 amountOut,
+        address to
+    ) external nonReentrant {
+        (address pledgor, , , ) = parties();
+        if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
+        _requireState(VaultState.Pledged);
+        if (to == address(0)) revert ZeroAddress();
+        if (amountIn == 0 || amountOut == 0) revert ZeroAmount();
+        if (address(_effective(assetIn).feed) == address(0)) revert IneligibleAsset(assetIn);
+
+        _receive(assetIn, msg.sender, amountIn);
+        uint256 balanceOut = _debit(assetOut, amountOut);
+        _requireCovered();
+        emit Substituted(assetIn, amountIn, assetOut, amountOut);
+        emit Withdrawn(assetOut, to, amountOut, balanceOut);
+        IERC20(assetOut).safeTransfer(to, amountOut);
+    }
+
+    // ---------------------------------------------------------------- margin
+
+    /// @inheritdoc ICollateralVault
+    function issueMarginCall() external nonReentrant returns (bool met) {
+        VaultState current = _state;
+        if (current == VaultState.MarginCall) revert MarginCallAlreadyOpen(_callAmount, _callDeadline);
+        if (current != VaultState.Pledged) revert InvalidState(current);
+        uint256 value = collateralValue();
+        uint256 required = callableRequirement();
+        uint256 mta = _terms.minimumTransferAmount;
+        if (value >= required || required - value < mta) revert NoMarginCallDue(value, required, mta);
+
+        uint256 shortfall = required - value;
+        uint256 amount = _roundUp(shortfall, _terms.roundingAmount);
+        uint256 deadline = block.timestamp + _terms.curePeriod;
+        _callAmount = amount;
+        _callDeadline = uint40(deadline);
+        _moveTo(VaultState.MarginCall);
+        emit MarginCallIssued(msg.sender, amount, shortfall, deadline, value, required);
+
+        if (_topUpSource != address(0)) {
+            _pullTopUps(amount);
+            met = _closeCallIfMet();
+        }
+    }
+
+    /// @inheritdoc ICollateralVault
+    function closeMarginCall() external nonReentrant {
+        _requireState(VaultState.MarginCall);
+        uint256 value = collateralValue();
+        uint256 required = callableRequirement();
+        if (value < required) revert WithdrawalBreachesRequirement(value, required);
+        _closeCall(value, required);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function configureTopUp(address source, address[] calldata assets, uint256[] calldata caps) external nonReentrant {
+        (address pledgor, , , ) = parties();
+        if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
+        if (assets.length != caps.length) revert LengthMismatch(assets.length, caps.length);
+        if (assets.length > MAX_ASSETS) revert TooManyAssets(assets.length, MAX_ASSETS);
+        address[] storage previous = _topUpAssets;
+        for (uint256 i; i < previous.length; ++i) delete _topUpCapLeft[previous[i]];
+        for (uint256 i; i < assets.length; ++i) {
+            if (address(_effective(assets[i]).feed) == address(0)) revert IneligibleAsset(assets[i]);
+            _topUpCapLeft[assets[i]] = caps[i];
+        }
+        _topUpSource = source;
+        _topUpAssets = assets;
+        emit TopUpConfigured(source, assets, caps);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function disputeExposure(uint256 pledgorExposure) external nonReentrant {
+        (address pledgor, , , ) = parties();
+        if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
+        VaultState current = _state;
+        if (current != VaultState.Pledged && current != VaultState.MarginCall) revert InvalidState(current);
+        if (_disputed) revert DisputeAlreadyOpen();
+        uint256 setAt = _exposureSetAt;
+        uint256 window = _terms.disputeWindow;
+        if (block.timestamp > setAt + window) revert DisputeWindowClosed(setAt, window, block.timestamp);
+        uint256 exposure = _exposure;
+        uint256 undisputed = pledgorExposure < exposure ? pledgorExposure : exposure;
+        _disputed = true;
+        _undisputedExposure = undisputed;
+        emit ExposureDisputed(exposure, pledgorExposure, undisputed);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function resolveDispute(uint256 agreedExposure) external nonReentrant {
+        if (!_disputed) revert NoDisputeOpen();
+        (address pledgor, address securedParty, address controlAgent, ) = parties();
+        bool allowed = (msg.sender == controlAgent && controlAgent != address(0)) ||
+            (msg.sender == securedParty && agreedExposure <= _exposure) ||
+            (msg.sender == pledgor && agreedExposure == _exposure);
+        if (!allowed) revert InvalidResolution(msg.sender, agreedExposure);
+        _disputed = false;
+        _exposure = agreedExposure;
+        emit DisputeResolved(msg.sender, agreedExposure);
+        emit ExposureSet(agreedExposure, requirement());
+    }
+
+    /// @inheritdoc ICollateralVault
+    function liquidate(
+        address asset,
+        uint256 amount,
+        address cashToken,
+        uint256 cashAmount,
+        address buyer,
+        uint256 deadline,
+        uint256 nonce,
+        bytes calldata buyerSignature
+    ) external nonReentrant returns (bytes32 settlementId) {
+        _requireSecuredPartyOrAgent();
+        _requireUnderExclusiveControl();
+        if (amount == 0 || cashAmount == 0) revert ZeroAmount();
+        (, address securedParty, , address factory) = parties();
+
+        EligibleAsset memory sold = _effective(asset);
+        EligibleAsset memory cash = _effective(cashToken);
+        if (address(sold.feed) == address(0)) revert IneligibleAsset(asset);
+        if (address(cash.feed) == address(0)) revert IneligibleAsset(cashToken);
+        SequencerCheck memory sequencer = _sequencer;
+        uint256 assetValue = PriceOracle.valueOf(asset, _source(sold), sequencer, amount);
+        uint256 cashValue = PriceOracle.valueOf(cashToken, _source(cash), sequencer, cashAmount);
+        uint256 minimumCashValue = Math.mulDiv(assetValue, BPS - _terms.maxLiquidationDiscountBps, BPS);
+        if (cashValue < minimumCashValue) revert SalePriceTooLow(cashValue, minimumCashValue);
+        // Promise 5: the cash paid to the secured party counts against the amount due plus the penalty.
+        uint256 appropriated = _appropriated + cashValue;
+        if (appropriated > _amountDue) revert AppropriationExceedsAmountDue(appropriated, _amountDue);
+        _appropriated = appropriated;
+        _debit(asset, amount);
+        if (_state != VaultState.Liquidating) _moveTo(VaultState.Liquidating);
+
+        IDvPSettlement dvp = IDvPSettlement(IAgreementFactory(factory).settlement());
+        IDvPSettlement.Leg[] memory legs = new IDvPSettlement.Leg[](2);
+        legs[0] = IDvPSettlement.Leg(IDvPSettlement.TokenKind.ERC20, asset, 0, amount, address(this), buyer);
+        legs[1] = IDvPSettlement.Leg(IDvPSettlement.TokenKind.ERC20, cashToken, 0, cashAmount, buyer, securedParty);
+        IDvPSettlement.SenderSignature[] memory signatures = new IDvPSettlement.SenderSignature[](1);
+        signatures[0] = IDvPSettlement.SenderSignature(buyer, buyerSignature);
+
+        IERC20(asset).forceApprove(address(dvp), amount);
+        settlementId = dvp.settle(IDvPSettlement.Settlement(legs, deadline, nonce), signatures);
+        emit Liquidated(asset, amount, cashToken, cashAmount, buyer, settlementId, assetValue, cashValue);
+    }
+
+    /// @inheritdoc ICollateralVault
     function release() external nonReentrant {
         (address pledgor, address securedParty, , ) = parties();
         if (msg.sender != securedParty) revert Unauthorized(msg.sender, securedParty);
         VaultState current = _state;
         if (current == VaultState.Open || current == VaultState.Released) revert InvalidState(current);
         _moveTo(VaultState.Released);
+        _callAmount = 0;
+        _callDeadline = 0;
         emit Released(msg.sender);
 
         address[] memory assets = listedAssets();
@@ -250,6 +432,10 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         s.exposure = _exposure;
         s.requirement = requirement();
         s.pricesValid = true;
+        s.callAmount = _callAmount;
+        s.callDeadline = _callDeadline;
+        s.disputed = _disputed;
+        s.undisputedExposure = _disputed ? _undisputedExposure : s.exposure;
         s.positions = new AssetPosition[](assets.length);
         uint256 uncapped;
         for (uint256 i; i < assets.length; ++i) {
@@ -318,9 +504,32 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
 
     /// @inheritdoc ICollateralVault
     function requirement() public view returns (uint256) {
-        uint256 exposure = _exposure;
-        uint256 threshold = _terms.threshold;
-        return (exposure > threshold ? exposure - threshold : 0) + _terms.independentAmount;
+        return _requirementAt(_exposure);
+    }
+
+    /// @notice The requirement a margin call may enforce: on the undisputed exposure while a dispute is open.
+    function callableRequirement() public view returns (uint256) {
+        return _requirementAt(_disputed ? _undisputedExposure : _exposure);
+    }
+
+    /// @notice A validated feed answer for `asset` (reverts on a bad price), for top-up sizing.
+    /// @param asset An eligible asset.
+    function validatedAnswer(address asset) external view returns (uint256) {
+        EligibleAsset memory entry = _effective(asset);
+        if (address(entry.feed) == address(0)) revert IneligibleAsset(asset);
+        return PriceOracle.latestAnswer(_source(entry), _sequencer);
+    }
+
+    /// @notice The pledgor's automatic top-up: the source, the assets in cost order and each one's cap left.
+    function topUpConfiguration()
+        external
+        view
+        returns (address source, address[] memory assets, uint256[] memory capsLeft)
+    {
+        assets = _topUpAssets;
+        capsLeft = new uint256[](assets.length);
+        for (uint256 i; i < assets.length; ++i) capsLeft[i] = _topUpCapLeft[assets[i]];
+        return (_topUpSource, assets, capsLeft);
     }
 
     /// @inheritdoc ICollateralVault
@@ -365,6 +574,107 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     }
 
     // ---------------------------------------------------------------- internals
+
+    /// @dev Pulls eligible assets from the top-up source, in the pledgor's cost order, worth after haircut at
+    /// most `needed` in total and never beyond a cap. An asset whose price, balance or transfer fails is skipped.
+    function _pullTopUps(uint256 needed) private {
+        address source = _topUpSource;
+        address[] memory assets = _topUpAssets;
+        for (uint256 i; i < assets.length && needed != 0; ++i) {
+            address asset = assets[i];
+            uint256 capLeft = _topUpCapLeft[asset];
+            EligibleAsset memory entry = _effective(asset);
+            if (capLeft == 0 || address(entry.feed) == address(0) || entry.haircutBps >= BPS) continue;
+            uint256 answer;
+            try this.validatedAnswer(asset) returns (uint256 validated) {
+                answer = validated;
+            } catch {
+                continue;
+            }
+            uint256 amount = _floorAmountForValue(asset, entry, answer, Math.mulDiv(needed, BPS, BPS - entry.haircutBps));
+            amount = Math.min(amount, Math.min(capLeft, _available(asset, source)));
+            if (amount == 0) continue;
+
+            uint256 accounted = _balances[asset];
+            if (!IERC20(asset).trySafeTransferFrom(source, address(this), amount)) continue;
+            // Credit what arrived, so accounted never exceeds held even for a token that delivers short.
+            uint256 held = IERC20(asset).balanceOf(address(this));
+            uint256 received = held > accounted ? Math.min(held - accounted, amount) : 0;
+            _balances[asset] = accounted + received;
+            capLeft -= amount;
+            _topUpCapLeft[asset] = capLeft;
+            uint256 value = _afterHaircut(PriceOracle.valueAt(asset, _source(entry), answer, received), entry.haircutBps);
+            needed -= Math.min(needed, value);
+            emit Deposited(asset, source, received, accounted + received);
+            emit TopUpPulled(asset, source, received, value, capLeft);
+        }
+    }
+
+    /// @dev The largest amount whose value at `answer` does not exceed `value`.
+    function _floorAmountForValue(
+        address asset,
+        EligibleAsset memory entry,
+        uint256 answer,
+        uint256 value
+    ) private view returns (uint256 amount) {
+        amount = PriceOracle.amountForValue(asset, _source(entry), answer, value);
+        while (amount != 0 && PriceOracle.valueAt(asset, _source(entry), answer, amount) > value) --amount;
+    }
+
+    /// @dev What the source can actually deliver: the lower of its balance and its allowance to this vault.
+    function _available(address asset, address source) private view returns (uint256) {
+        return Math.min(IERC20(asset).balanceOf(source), IERC20(asset).allowance(source, address(this)));
+    }
+
+    /// @dev Closes the open call when coverage is back; a bad price leaves it open rather than reverting.
+    function _closeCallIfMet() private returns (bool met) {
+        try this.collateralValue() returns (uint256 value) {
+            uint256 required = callableRequirement();
+            if (value >= required) {
+                _closeCall(value, required);
+                return true;
+            }
+        } catch {}
+        return false;
+    }
+
+    function _closeCall(uint256 value, uint256 required) private {
+        _callAmount = 0;
+        _callDeadline = 0;
+        emit MarginCallMet(value, required);
+        _moveTo(VaultState.Pledged);
+    }
+
+    /// @dev Pulls `amount` of `asset` from `from` and credits it, refusing a token that delivers short.
+    function _receive(address asset, address from, uint256 amount) private {
+        uint256 balance = _balances[asset] + amount;
+        _balances[asset] = balance;
+        IERC20(asset).safeTransferFrom(from, address(this), amount);
+        uint256 held = IERC20(asset).balanceOf(address(this));
+        if (held < balance) revert ShortDelivery(asset, amount, amount - (balance - held));
+        emit Deposited(asset, from, amount, balance);
+    }
+
+    function _excess() private view returns (uint256) {
+        uint256 value = collateralValue();
+        uint256 required = requirement();
+        return value > required ? value - required : 0;
+    }
+
+    function _requirementAt(uint256 exposure) private view returns (uint256) {
+        uint256 threshold = _terms.threshold;
+        return (exposure > threshold ? exposure - threshold : 0) + _terms.independentAmount;
+    }
+
+    function _roundUp(uint256 value, uint256 rounding) private pure returns (uint256) {
+        if (rounding == 0) return value;
+        return Math.mulDiv(value, 1, rounding, Math.Rounding.Ceil) * rounding;
+    }
+
+    function _requireUnderExclusiveControl() private view {
+        VaultState current = _state;
+        if (current != VaultState.ExclusiveControl && current != VaultState.Liquidating) revert InvalidState(current);
+    }
 
     function _debit(address asset, uint256 amount) private returns (uint256 balance) {
         uint256 available = _balances[asset];
