@@ -548,6 +548,68 @@ contract PriceOracleTest is TestBase {
         else assertEq(value, 0, "below one wei");
     }
 
+    /// Any round is accepted exactly when it passes every rule, and otherwise fails with the first rule it breaks.
+    function testFuzzLatestAnswerMatchesRules(
+        uint80 roundId,
+        int256 answer,
+        uint256 updatedAt,
+        uint80 answeredInRound
+    ) public {
+        answer = int256(bound(uint256(answer), 0, 4e8)) - 1e8; // [-1e8, 3e8] straddles every bound
+        // Mostly recent rounds either side of the maximum age, some in the future, some with no timestamp.
+        uint256 age = bound(updatedAt, 0, 2 * MAX_AGE + 20);
+        if (age < 10) updatedAt = NOW + 1 + age;
+        else if (age < 20) updatedAt = 0;
+        else updatedAt = NOW - (age - 20);
+        if (answeredInRound % 2 == 0) answeredInRound = roundId; // half the rounds complete
+        feed.setRound(roundId, answer, updatedAt, updatedAt, answeredInRound);
+
+        bytes memory expected;
+        if (answer <= 0) {
+            expected = abi.encodeWithSelector(PriceOracle.NonPositivePrice.selector, address(feed), answer);
+        } else if (updatedAt == 0) {
+            expected = abi.encodeWithSelector(PriceOracle.PriceTimestampZero.selector, address(feed));
+        } else if (updatedAt > NOW) {
+            expected = abi.encodeWithSelector(
+                PriceOracle.PriceTimestampInFuture.selector,
+                address(feed),
+                updatedAt,
+                NOW
+            );
+        } else if (answeredInRound < roundId) {
+            expected = abi.encodeWithSelector(
+                PriceOracle.IncompleteRound.selector,
+                address(feed),
+                roundId,
+                answeredInRound
+            );
+        } else if (NOW - updatedAt > MAX_AGE) {
+            expected = abi.encodeWithSelector(
+                PriceOracle.StalePrice.selector,
+                address(feed),
+                updatedAt,
+                uint256(MAX_AGE),
+                NOW
+            );
+        } else if (answer < MIN_ANSWER || answer > MAX_ANSWER) {
+            expected = abi.encodeWithSelector(
+                PriceOracle.PriceOutOfBounds.selector,
+                address(feed),
+                answer,
+                int256(MIN_ANSWER),
+                int256(MAX_ANSWER)
+            );
+        }
+
+        try oracle.latestAnswer(src, noSeq) returns (uint256 got) {
+            assertEq(expected.length, 0, "accepted a bad round");
+            assertEq(got, uint256(answer), "answer");
+        } catch (bytes memory reason) {
+            assertTrue(expected.length > 0, "rejected a good round");
+            assertTrue(keccak256(reason) == keccak256(expected), "wrong error or values");
+        }
+    }
+
     /// Tiny-value edge of (4): exactly one wei of WAD at the largest scale.
     function testOneWeiAtLargestScale() public view {
         PriceSource memory s = _decimals(36, 36);
