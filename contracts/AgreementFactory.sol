@@ -8,7 +8,6 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {IAgreementFactory} from "./interfaces/IAgreementFactory.sol";
 import {AgreementTerms, EligibilityInput, ICollateralVault} from "./interfaces/ICollateralVault.sol";
 import {SequencerCheck} from "./libraries/PriceOracle.sol";
-import {AgreementStatus} from "./interfaces/ICollateralVault.sol";
 
 /// @title AgreementFactory
 /// @notice Opens agreements: each gets its own vault, an ERC-1167 clone of one immutable implementation whose
@@ -79,13 +78,6 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
                 _args(pledgor, securedParty, controlAgent),
                 _salt(creator, salt)
             );
-    }
-
-    /// @notice The status of many agreements in one call, for monitors and dashboards.
-    /// @param vaults The vaults to read.
-    function statusOf(address[] calldata vaults) external view returns (AgreementStatus[] memory statuses) {
-        statuses = new AgreementStatus[](vaults.length);
-        for (uint256 i; i < vaults.length; ++i) statuses[i] = ICollateralVault(vaults[i]).status();
     }
 
     /// @inheritdoc IAgreementFactory

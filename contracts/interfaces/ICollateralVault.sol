@@ -361,9 +361,20 @@ interface ICollateralVault {
 
     // ---------------------------------------------------------------- views
 
-    /// @notice The agreement's status: state, exposure, requirement, values per asset and coverage.
-    /// @dev Never reverts on a bad price: the asset then counts as zero and `pricesValid` is false.
-    function status() external view returns (AgreementStatus memory);
+    /// @notice The exposure, the part of it not in dispute, and the open margin call (zero amount when none).
+    function marginState()
+        external
+        view
+        returns (uint256 exposure, uint256 undisputedExposure, bool disputed, uint256 callAmount, uint256 callDeadline);
+
+    /// @notice The requirement a margin call may enforce: on the undisputed exposure while a dispute is open.
+    function callableRequirement() external view returns (uint256);
+
+    /// @notice The collateral value after haircuts and concentration caps, on valid prices only.
+    function collateralValue() external view returns (uint256);
+
+    /// @notice The market value (before haircut) of `amount` of `asset` on a valid price; reverts on a bad one.
+    function valueOfHolding(address asset, uint256 amount) external view returns (uint256);
 
     /// @notice The effective schedule line of `asset` (a pending change counts once its time has come).
     function eligibility(address asset) external view returns (EligibleAsset memory);

@@ -11,9 +11,7 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {
-    AgreementStatus,
     AgreementTerms,
-    AssetPosition,
     EligibilityInput,
     EligibleAsset,
     ICollateralVault,
@@ -22,6 +20,7 @@ import {
 import {IAgreementFactory} from "../interfaces/IAgreementFactory.sol";
 import {IDvPSettlement} from "../interfaces/IDvPSettlement.sol";
 import {PriceOracle, SequencerCheck} from "../libraries/PriceOracle.sol";
+import {Valuation} from "../libraries/Valuation.sol";
 import {EligibilitySchedule} from "./EligibilitySchedule.sol";
 
 /// @title CollateralVault
@@ -96,15 +95,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (current > VaultState.MarginCall) revert InvalidState(current);
         if (address(_effective(asset).feed) == address(0)) revert IneligibleAsset(asset);
 
-        uint256 balance = _balances[asset] + amount;
-        _balances[asset] = balance;
-        IERC20(asset).safeTransferFrom(msg.sender, address(this), amount);
-        // Checking the holdings after the transfer against everything accounted for (rather than the
-        // difference of two balance reads) keeps "accounted <= held" with one call to the token: a token that
-        // delivers short is refused, and donations can only add to what is held.
-        uint256 held = IERC20(asset).balanceOf(address(this));
-        if (held < balance) revert ShortDelivery(asset, amount, amount - (balance - held));
-        emit Deposited(asset, msg.sender, amount, balance);
+        _receive(asset, msg.sender, amount);
         if (current == VaultState.MarginCall) _closeCallIfMet();
     }
 
@@ -331,9 +322,10 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     function resolveDispute(uint256 agreedExposure) external nonReentrant {
         if (!_disputed) revert NoDisputeOpen();
         (address pledgor, address securedParty, address controlAgent, ) = parties();
-        bool allowed = (msg.sender == controlAgent && controlAgent != address(0)) ||
-            (msg.sender == securedParty && agreedExposure <= _exposure) ||
-            (msg.sender == pledgor && agreedExposure == _exposure);
+        bool allowed =
+            (msg.sender == controlAgent && controlAgent != address(0)) ||
+                (msg.sender == securedParty && agreedExposure <= _exposure) ||
+                (msg.sender == pledgor && agreedExposure == _exposure);
         if (!allowed) revert InvalidResolution(msg.sender, agreedExposure);
         _disputed = false;
         _exposure = agreedExposure;
@@ -357,13 +349,8 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (amount == 0 || cashAmount == 0) revert ZeroAmount();
         (, address securedParty, , address factory) = parties();
 
-        EligibleAsset memory sold = _effective(asset);
-        EligibleAsset memory cash = _effective(cashToken);
-        if (address(sold.feed) == address(0)) revert IneligibleAsset(asset);
-        if (address(cash.feed) == address(0)) revert IneligibleAsset(cashToken);
-        SequencerCheck memory sequencer = _sequencer;
-        uint256 assetValue = PriceOracle.valueOf(asset, _source(sold), sequencer, amount);
-        uint256 cashValue = PriceOracle.valueOf(cashToken, _source(cash), sequencer, cashAmount);
+        uint256 assetValue = _marketValue(asset, _effective(asset), amount);
+        uint256 cashValue = _marketValue(cashToken, _effective(cashToken), cashAmount);
         uint256 minimumCashValue = Math.mulDiv(assetValue, BPS - _terms.maxLiquidationDiscountBps, BPS);
         if (cashValue < minimumCashValue) revert SalePriceTooLow(cashValue, minimumCashValue);
         // Promise 5: the cash paid to the secured party counts against the amount due plus the penalty.
@@ -424,56 +411,12 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
 
     // ---------------------------------------------------------------- views
 
-    /// @inheritdoc ICollateralVault
-    function status() external view returns (AgreementStatus memory s) {
-        address[] memory assets = listedAssets();
-        s.vault = address(this);
-        s.state = _state;
-        s.exposure = _exposure;
-        s.requirement = requirement();
-        s.pricesValid = true;
-        s.callAmount = _callAmount;
-        s.callDeadline = _callDeadline;
-        s.disputed = _disputed;
-        s.undisputedExposure = _disputed ? _undisputedExposure : s.exposure;
-        s.positions = new AssetPosition[](assets.length);
-        uint256 uncapped;
-        for (uint256 i; i < assets.length; ++i) {
-            AssetPosition memory p = s.positions[i];
-            EligibleAsset memory entry = _effective(assets[i]);
-            p.asset = assets[i];
-            p.balance = _balances[assets[i]];
-            p.haircutBps = entry.haircutBps;
-            p.concentrationCapBps = entry.concentrationCapBps;
-            p.eligible = address(entry.feed) != address(0);
-            p.priceValid = p.eligible;
-            if (!p.eligible || p.balance == 0) continue;
-            try this.valueOfHolding(assets[i], p.balance) returns (uint256 marketValue) {
-                p.marketValue = marketValue;
-                p.collateralValue = _afterHaircut(marketValue, entry.haircutBps);
-                uncapped += p.collateralValue;
-                s.marketValue += marketValue;
-            } catch {
-                p.priceValid = false;
-                s.pricesValid = false;
-            }
-        }
-        for (uint256 i; i < assets.length; ++i) {
-            AssetPosition memory p = s.positions[i];
-            p.collateralValue = _capped(p.collateralValue, uncapped, p.concentrationCapBps);
-            s.collateralValue += p.collateralValue;
-        }
-        s.coverageBps = s.requirement == 0 ? type(uint256).max : Math.mulDiv(s.collateralValue, BPS, s.requirement);
-    }
-
     /// @notice The market value (before haircut) of `amount` of `asset` on a valid price; reverts on a bad one.
     /// @param asset A listed, eligible asset.
     /// @param amount Raw token units.
     /// @return marketValue Base currency, 18 decimals.
     function valueOfHolding(address asset, uint256 amount) external view returns (uint256 marketValue) {
-        EligibleAsset memory entry = _effective(asset);
-        if (address(entry.feed) == address(0)) revert IneligibleAsset(asset);
-        return PriceOracle.valueOf(asset, _source(entry), _sequencer, amount);
+        return _marketValue(asset, _effective(asset), amount);
     }
 
     /// @notice The collateral value after haircuts and concentration caps, on valid prices only; reverts on a
@@ -483,18 +426,17 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         uint256[] memory afterHaircut = new uint256[](assets.length);
         uint16[] memory caps = new uint16[](assets.length);
         uint256 uncapped;
-        SequencerCheck memory sequencer = _sequencer;
         for (uint256 i; i < assets.length; ++i) {
             uint256 balance = _balances[assets[i]];
             if (balance == 0) continue;
             EligibleAsset memory entry = _effective(assets[i]);
             if (address(entry.feed) == address(0)) continue;
-            uint256 marketValue = PriceOracle.valueOf(assets[i], _source(entry), sequencer, balance);
-            afterHaircut[i] = _afterHaircut(marketValue, entry.haircutBps);
+            uint256 marketValue = _marketValue(assets[i], entry, balance);
+            afterHaircut[i] = Valuation.afterHaircut(marketValue, entry.haircutBps);
             caps[i] = entry.concentrationCapBps;
             uncapped += afterHaircut[i];
         }
-        for (uint256 i; i < assets.length; ++i) value += _capped(afterHaircut[i], uncapped, caps[i]);
+        for (uint256 i; i < assets.length; ++i) value += Valuation.capped(afterHaircut[i], uncapped, caps[i]);
     }
 
     /// @inheritdoc ICollateralVault
@@ -557,6 +499,18 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return _state;
     }
 
+    /// @inheritdoc ICollateralVault
+    function marginState()
+        external
+        view
+        returns (uint256 exposure, uint256 undisputedExposure, bool disputed, uint256 callAmount, uint256 callDeadline)
+    {
+        exposure = _exposure;
+        disputed = _disputed;
+        undisputedExposure = disputed ? _undisputedExposure : exposure;
+        return (exposure, undisputedExposure, disputed, _callAmount, _callDeadline);
+    }
+
     /// @notice The hash of the delivered Notice of Exclusive Control (zero before one is delivered).
     function noticeHash() external view returns (bytes32) {
         return _noticeHash;
@@ -575,6 +529,12 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
 
     // ---------------------------------------------------------------- internals
 
+    /// @dev Market value of `amount` of an eligible `asset` on a validated price; the one place the vault prices.
+    function _marketValue(address asset, EligibleAsset memory entry, uint256 amount) private view returns (uint256) {
+        if (address(entry.feed) == address(0)) revert IneligibleAsset(asset);
+        return PriceOracle.valueOf(asset, _source(entry), _sequencer, amount);
+    }
+
     /// @dev Pulls eligible assets from the top-up source, in the pledgor's cost order, worth after haircut at
     /// most `needed` in total and never beyond a cap. An asset whose price, balance or transfer fails is skipped.
     function _pullTopUps(uint256 needed) private {
@@ -591,21 +551,30 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             } catch {
                 continue;
             }
-            uint256 amount = _floorAmountForValue(asset, entry, answer, Math.mulDiv(needed, BPS, BPS - entry.haircutBps));
+            uint256 amount = _floorAmountForValue(
+                asset,
+                entry,
+                answer,
+                Math.mulDiv(needed, BPS, BPS - entry.haircutBps)
+            );
             amount = Math.min(amount, Math.min(capLeft, _available(asset, source)));
             if (amount == 0) continue;
 
-            uint256 accounted = _balances[asset];
+            uint256 heldBefore = IERC20(asset).balanceOf(address(this));
             if (!IERC20(asset).trySafeTransferFrom(source, address(this), amount)) continue;
-            // Credit what arrived, so accounted never exceeds held even for a token that delivers short.
-            uint256 held = IERC20(asset).balanceOf(address(this));
-            uint256 received = held > accounted ? Math.min(held - accounted, amount) : 0;
-            _balances[asset] = accounted + received;
+            // Credit what arrived (never more than asked), so accounted never exceeds held.
+            uint256 heldAfter = IERC20(asset).balanceOf(address(this));
+            uint256 received = heldAfter > heldBefore ? Math.min(heldAfter - heldBefore, amount) : 0;
+            uint256 balance = _balances[asset] + received;
+            _balances[asset] = balance;
             capLeft -= amount;
             _topUpCapLeft[asset] = capLeft;
-            uint256 value = _afterHaircut(PriceOracle.valueAt(asset, _source(entry), answer, received), entry.haircutBps);
+            uint256 value = Valuation.afterHaircut(
+                PriceOracle.valueAt(asset, _source(entry), answer, received),
+                entry.haircutBps
+            );
             needed -= Math.min(needed, value);
-            emit Deposited(asset, source, received, accounted + received);
+            emit Deposited(asset, source, received, balance);
             emit TopUpPulled(asset, source, received, value, capLeft);
         }
     }
@@ -645,13 +614,17 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         _moveTo(VaultState.Pledged);
     }
 
-    /// @dev Pulls `amount` of `asset` from `from` and credits it, refusing a token that delivers short.
+    /// @dev Pulls `amount` of `asset` from `from` and credits it, refusing a token that delivers short. The
+    /// holdings are read before and after (the first read warms the slot the transfer then writes, so it costs
+    /// little): a donation already held can never hide a short delivery.
     function _receive(address asset, address from, uint256 amount) private {
+        uint256 heldBefore = IERC20(asset).balanceOf(address(this));
+        IERC20(asset).safeTransferFrom(from, address(this), amount);
+        uint256 heldAfter = IERC20(asset).balanceOf(address(this));
+        uint256 received = heldAfter > heldBefore ? heldAfter - heldBefore : 0;
+        if (received != amount) revert ShortDelivery(asset, amount, received);
         uint256 balance = _balances[asset] + amount;
         _balances[asset] = balance;
-        IERC20(asset).safeTransferFrom(from, address(this), amount);
-        uint256 held = IERC20(asset).balanceOf(address(this));
-        if (held < balance) revert ShortDelivery(asset, amount, amount - (balance - held));
         emit Deposited(asset, from, amount, balance);
     }
 
@@ -709,16 +682,5 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     function _requireNotPaused() private view {
         (, , , address factory) = parties();
         if (IAgreementFactory(factory).paused()) revert Paused();
-    }
-
-    function _afterHaircut(uint256 marketValue, uint256 haircutBps) private pure returns (uint256) {
-        return Math.mulDiv(marketValue, BPS - haircutBps, BPS);
-    }
-
-    /// @dev An asset counts for at most its cap's share of the total collateral value before caps.
-    function _capped(uint256 value, uint256 uncappedTotal, uint256 capBps) private pure returns (uint256) {
-        if (capBps >= BPS) return value;
-        uint256 cap = Math.mulDiv(uncappedTotal, capBps, BPS);
-        return value < cap ? value : cap;
     }
 }
