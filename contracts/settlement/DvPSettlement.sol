@@ -56,18 +56,15 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
             if (signer == msg.sender) revert SignerNotSender(j, signer);
             _verifySignature(signer, settlementId, sig.signature);
             _useNonce(signer, nonce);
-            emit SenderAuthorised(settlementId, signer, true, nonce);
+            emit SenderAuthorised(settlementId, signer, nonce);
         }
 
         // 2. Legs: every sender is the caller or a signer; move each leg straight from sender to receiver.
-        bool callerSends;
         uint256 usedSignatures; // bit j set once signature j has authorised a leg (first 256 signatures)
         for (uint256 i; i < legCount; ++i) {
             Leg calldata leg = legs[i];
             address from = leg.from;
-            if (from == msg.sender) {
-                callerSends = true;
-            } else {
+            if (from != msg.sender) {
                 uint256 j;
                 while (true) {
                     if (j == sigCount) revert SenderNotAuthorised(i, from);
@@ -85,7 +82,6 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
             if (usedSignatures & (1 << j) == 0) revert SignerNotSender(j, signatures[j].signer);
         }
 
-        if (callerSends) emit SenderAuthorised(settlementId, msg.sender, false, 0);
         emit Settled(settlementId, msg.sender, legCount);
     }
 
@@ -139,21 +135,29 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
         bitmap[wordPos] = word | bit;
     }
 
-    /// @dev EOAs: 65-byte ECDSA, low-s only, recovering exactly `signer`. Contracts: ERC-1271 through
-    /// OpenZeppelin's SignatureChecker. Each failure has its own error.
+    /// @dev A 65-byte signature that ECDSA-recovers (low-s only) to `signer` is accepted at once, without reading
+    /// `signer`'s code (saves a cold EXTCODESIZE on the common EOA path; no contract can produce such a signature for
+    /// its own address). Otherwise a signer with code is asked through OpenZeppelin's SignatureChecker (ERC-1271),
+    /// and a signer without code gets the error that names the ECDSA failure.
     function _verifySignature(address signer, bytes32 digest, bytes calldata signature) private view {
-        if (signer.code.length == 0) {
-            if (signature.length != 65) revert MalformedSignature(signer, signature.length);
+        address recovered;
+        ECDSA.RecoverError err = ECDSA.RecoverError.InvalidSignatureLength;
+        bytes32 s;
+        if (signature.length == 65) {
             bytes32 r = bytes32(signature[0:32]);
-            bytes32 s = bytes32(signature[32:64]);
-            uint8 v = uint8(signature[64]);
-            (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecover(digest, v, r, s);
-            if (err == ECDSA.RecoverError.InvalidSignatureS) revert MalleableSignature(signer, s);
-            if (err != ECDSA.RecoverError.NoError) revert MalformedSignature(signer, signature.length);
-            if (recovered != signer) revert InvalidSigner(signer, recovered);
-        } else if (!SignatureChecker.isValidERC1271SignatureNow(signer, digest, signature)) {
-            revert InvalidContractSignature(signer);
+            s = bytes32(signature[32:64]);
+            (recovered, err, ) = ECDSA.tryRecover(digest, uint8(signature[64]), r, s);
+            if (err == ECDSA.RecoverError.NoError && recovered == signer) return;
         }
+        if (signer.code.length != 0) {
+            if (!SignatureChecker.isValidERC1271SignatureNow(signer, digest, signature)) {
+                revert InvalidContractSignature(signer);
+            }
+            return;
+        }
+        if (err == ECDSA.RecoverError.InvalidSignatureS) revert MalleableSignature(signer, s);
+        if (err != ECDSA.RecoverError.NoError) revert MalformedSignature(signer, signature.length);
+        revert InvalidSigner(signer, recovered);
     }
 
     /// @dev Moves one leg from `from` to `leg.to` and emits `LegSettled`. ERC-20 legs are measured at the receiver.
@@ -166,9 +170,9 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount(legIndex);
         if (kind == TokenKind.ERC20) {
             if (id != 0) revert UnexpectedTokenId(legIndex, id);
-            uint256 balanceBefore = IERC20(token).balanceOf(to);
+            uint256 balanceBefore = _balanceOf(legIndex, token, to);
             IERC20(token).safeTransferFrom(from, to, amount);
-            uint256 balanceAfter = IERC20(token).balanceOf(to);
+            uint256 balanceAfter = _balanceOf(legIndex, token, to);
             uint256 received = balanceAfter > balanceBefore ? balanceAfter - balanceBefore : 0;
             if (received < amount) revert ShortDelivery(legIndex, amount, received);
         } else if (kind == TokenKind.ERC721) {
@@ -178,6 +182,18 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
             IERC1155(token).safeTransferFrom(from, to, id, amount, "");
         }
         emit LegSettled(settlementId, legIndex, kind, token, id, amount, from, to);
+    }
+
+    /// @dev `token.balanceOf(account)` in scratch space, without allocating memory.
+    function _balanceOf(uint256 legIndex, address token, address account) private view returns (uint256 amount) {
+        bool ok;
+        assembly ("memory-safe") {
+            mstore(0x00, 0x70a08231) // balanceOf(address)
+            mstore(0x20, account)
+            ok := and(gt(returndatasize(), 0x1f), staticcall(gas(), token, 0x1c, 0x24, 0x00, 0x20))
+            amount := mload(0x00)
+        }
+        if (!ok) revert BalanceUnreadable(legIndex, token);
     }
 
     /// @dev EIP-712 struct hash: each `Leg` is six static words in calldata, hashed straight from a copy of them.
