@@ -34,6 +34,7 @@ contract MockERC1271Wallet is IERC1271 {
     function execute(address target, bytes calldata data) external returns (bytes memory result) {
         if (msg.sender != owner) revert NotOwner(msg.sender);
         bool ok;
+        // solhint-disable-next-line avoid-low-level-calls
         (ok, result) = target.call(data);
         if (!ok) {
             assembly ("memory-safe") {
