@@ -92,6 +92,8 @@ interface IDvPSettlement {
     error SettlementExpired(uint256 deadline, uint256 currentTime);
     /// @notice Leg `legIndex` has a zero amount.
     error ZeroAmount(uint256 legIndex);
+    /// @notice Leg `legIndex` delivers to this contract, which must never hold tokens.
+    error ReceiverIsSettlement(uint256 legIndex);
     /// @notice Leg `legIndex` is an ERC-721 leg whose amount is not 1.
     error InvalidERC721Amount(uint256 legIndex, uint256 amount);
     /// @notice Leg `legIndex` is an ERC-20 leg with a non-zero token id.

@@ -168,6 +168,7 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
         uint256 amount = leg.amount;
         address to = leg.to;
         if (amount == 0) revert ZeroAmount(legIndex);
+        if (to == address(this)) revert ReceiverIsSettlement(legIndex);
         if (kind == TokenKind.ERC20) {
             if (id != 0) revert UnexpectedTokenId(legIndex, id);
             uint256 balanceBefore = _balanceOf(legIndex, token, to);
