@@ -572,6 +572,60 @@ describe("DvPSettlement", function () {
         .withArgs(await f.dvp.settlementDigest(s), f.seller.address, 2n);
     });
 
+    it("refuses a leg that delivers to the settlement contract itself", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const base = await bondForCash(f);
+      const s: Settlement = { ...base, legs: [base.legs[0], { ...base.legs[0], to: f.dvpAddr }] };
+      await expect(f.dvp.connect(f.seller).settle(s, []))
+        .to.be.revertedWithCustomError(f.dvp, "ReceiverIsSettlement")
+        .withArgs(1n);
+    });
+
+    it("settles a token whose transferFrom returns nothing (USDT-style) through SafeERC20", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const usdt = await ethers.deployContract("NonStandardERC20", [true]);
+      await usdt.mint(f.buyer.address, 1_000n);
+      await usdt.connect(f.buyer).approve(f.dvpAddr, 1_000n);
+      const base = await bondForCash(f);
+      const s: Settlement = {
+        ...base,
+        legs: [
+          base.legs[0],
+          erc20Leg(await usdt.getAddress(), 600n, f.buyer.address, f.seller.address),
+        ],
+      };
+      const tx = f.dvp
+        .connect(f.seller)
+        .settle(s, [{ signer: f.buyer.address, signature: await sign(f, f.buyer, s) }]);
+      await expect(tx).to.emit(f.dvp, "Settled");
+      expect(await usdt.balanceOf(f.seller.address)).to.equal(600n);
+      expect(await usdt.allowance(f.buyer.address, f.dvpAddr)).to.equal(400n);
+    });
+
+    it("reverts the whole settlement when a token's transferFrom returns false", async function () {
+      const f = await networkHelpers.loadFixture(deployFixture);
+      const zrx = await ethers.deployContract("NonStandardERC20", [false]);
+      const zrxAddr = await zrx.getAddress();
+      await zrx.mint(f.buyer.address, 100n);
+      await zrx.connect(f.buyer).approve(f.dvpAddr, 1_000n);
+      const base = await bondForCash(f);
+      const s: Settlement = {
+        ...base,
+        legs: [base.legs[0], erc20Leg(zrxAddr, 101n, f.buyer.address, f.seller.address)],
+      };
+      const accounts = [f.seller.address, f.buyer.address, f.dvpAddr];
+      const before = await snapshot(f, accounts);
+      await expect(
+        f.dvp
+          .connect(f.seller)
+          .settle(s, [{ signer: f.buyer.address, signature: await sign(f, f.buyer, s) }]),
+      )
+        .to.be.revertedWithCustomError(f.dvp, "SafeERC20FailedOperation")
+        .withArgs(zrxAddr);
+      expect(await snapshot(f, accounts)).to.deep.equal(before);
+      expect(await zrx.balanceOf(f.buyer.address)).to.equal(100n);
+    });
+
     it("blocks reentry into settle from a receiver callback", async function () {
       const f = await networkHelpers.loadFixture(deployFixture);
       const attacker = await ethers.deployContract("ReentrantReceiver");
