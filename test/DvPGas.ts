@@ -16,7 +16,8 @@ describe("DvP gas against the floor (bench/dvp.ts)", function () {
       expect(row.peer).to.be.greaterThan(21_000);
       expect(Math.abs(row.ratio - row.ours / row.peer) < 1e-4).to.equal(true);
       expect(row.target).to.equal(1.25);
-      // Regression guard, not the target: the target (1.25) is not met yet, see bench/dvp.ts.
+      // Regression guard only: measured ~1.26 (fresh nonce word) and ~1.33 (used word) against the 1.25
+      // target; bench/dvp.ts explains where the gas goes.
       expect(row.ratio).to.be.lessThan(1.35);
     }
   });
