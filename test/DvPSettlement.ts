@@ -554,6 +554,9 @@ describe("DvPSettlement", function () {
       await expect(settleBy(sellerOnly([bondLeg, nftLeg])))
         .to.be.revertedWithCustomError(f.dvp, "InvalidERC721Amount")
         .withArgs(1n, 2n);
+      await expect(settleBy(sellerOnly([bondLeg, { ...bondLeg, kind: 3 }])))
+        .to.be.revertedWithCustomError(f.dvp, "UnknownTokenKind")
+        .withArgs(1n, 3n);
       // A leg to oneself delivers nothing new to the receiver: short delivery.
       await expect(settleBy(sellerOnly([bondLeg, { ...bondLeg, to: f.seller.address }])))
         .to.be.revertedWithCustomError(f.dvp, "ShortDelivery")

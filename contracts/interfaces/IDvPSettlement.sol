@@ -16,6 +16,14 @@ pragma solidity ^0.8.28;
 /// signers). A signed order therefore settles at most once, and each signer can cancel it alone by invalidating
 /// the nonce in its own bitmap.
 ///
+/// A settlement authorised by its caller alone (every sender is `msg.sender`) consumes no nonce: each such call is
+/// its own authorisation. A failed settlement consumes nothing, so a corrected order can be resubmitted.
+///
+/// Delivery checks. ERC-20 legs are measured at the receiver (`balanceOf` before and after) and revert with
+/// `ShortDelivery` on any shortfall (fee-on-transfer, rebasing down, lying tokens); ERC-20 calls go through SafeERC20
+/// (tokens returning `false` or nothing). ERC-721 and ERC-1155 legs use `safeTransferFrom`, so contract receivers
+/// must accept them; their delivery is left to the token standard.
+///
 /// Settlement id. `settlementId` is the EIP-712 digest (`\x19\x01 ‖ domainSeparator ‖ structHash`) of the
 /// settlement: exactly the hash each signer signs, unique per chain and per deployment.
 ///
@@ -90,6 +98,8 @@ interface IDvPSettlement {
     error TooFewLegs(uint256 legCount);
     /// @notice `block.timestamp` is past the settlement's `deadline`.
     error SettlementExpired(uint256 deadline, uint256 currentTime);
+    /// @notice Leg `legIndex` has a `kind` outside `TokenKind`.
+    error UnknownTokenKind(uint256 legIndex, uint256 kind);
     /// @notice Leg `legIndex` has a zero amount.
     error ZeroAmount(uint256 legIndex);
     /// @notice Leg `legIndex` delivers to this contract, which must never hold tokens.

@@ -162,7 +162,12 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
 
     /// @dev Moves one leg from `from` to `leg.to` and emits `LegSettled`. ERC-20 legs are measured at the receiver.
     function _move(bytes32 settlementId, uint256 legIndex, Leg calldata leg, address from) private {
-        TokenKind kind = leg.kind;
+        uint256 rawKind;
+        assembly ("memory-safe") {
+            rawKind := calldataload(leg) // `kind` is the leg's first word; read raw to name a bad value
+        }
+        if (rawKind > uint256(type(TokenKind).max)) revert UnknownTokenKind(legIndex, rawKind);
+        TokenKind kind = TokenKind(rawKind);
         address token = leg.token;
         uint256 id = leg.id;
         uint256 amount = leg.amount;
