@@ -272,10 +272,14 @@ describe("CollateralVault", function () {
       const tbill = await sys.tbill.getAddress();
       // 1,000,000 at $1 less 2% = 980,000 of collateral value against 490,000 required.
       expect(await vault.collateralValue()).to.equal(980_000n * WAD);
-      await vault.connect(sys.pledgor).withdraw(tbill, 500_000n * 10n ** 6n, sys.pledgor.address);
-      await expect(vault.connect(sys.pledgor).withdraw(tbill, 1n, sys.pledgor.address))
+      await expect(vault.connect(sys.pledgor).withdraw(tbill, 500_000n * 10n ** 6n + 1n, sys.pledgor.address))
         .to.be.revertedWithCustomError(vault, "WithdrawalBreachesRequirement")
         .withArgs(490_000n * WAD - 980_000_000_000n, 490_000n * WAD);
+      await vault.connect(sys.pledgor).withdraw(tbill, 500_000n * 10n ** 6n, sys.pledgor.address);
+      // The excess is now below the minimum transfer amount: no return is due.
+      await expect(vault.connect(sys.pledgor).withdraw(tbill, 1n, sys.pledgor.address))
+        .to.be.revertedWithCustomError(vault, "ExcessBelowMinimumTransfer")
+        .withArgs(0n, defaultTerms.minimumTransferAmount);
     });
 
     it("are never valued on a stale price", async function () {
@@ -325,7 +329,7 @@ describe("CollateralVault", function () {
       await vault.connect(sys.pledgor).deposit(await sys.mmf.getAddress(), shares);
       await vault.connect(sys.securedParty).setExposure(500_000n * WAD);
 
-      const status = await vault.status();
+      const status = await sys.lens.status(await vault.getAddress());
       const [tbillPos, bondPos, mmfPos] = status.positions;
       expect(tbillPos.marketValue).to.equal(900_000n * WAD);
       expect(bondPos.marketValue).to.equal(100_000n * WAD);
@@ -342,14 +346,14 @@ describe("CollateralVault", function () {
       expect(status.coverageBps).to.equal((status.collateralValue * 10_000n) / status.requirement);
       expect(status.pricesValid).to.equal(true);
 
-      const [fromBatch] = await sys.factory.statusOf([await vault.getAddress()]);
+      const [fromBatch] = await sys.lens.statusOf([await vault.getAddress()]);
       expect(fromBatch.collateralValue).to.equal(status.collateralValue);
     });
 
     it("keeps reporting status with a broken feed, flagging it", async function () {
       const vault = await postedVault();
       await sys.tbillFeed.setReverts(true);
-      const status = await vault.status();
+      const status = await sys.lens.status(await vault.getAddress());
       expect(status.pricesValid).to.equal(false);
       expect(status.positions[0].priceValid).to.equal(false);
       expect(status.collateralValue).to.equal(0n);

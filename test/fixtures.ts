@@ -72,9 +72,12 @@ export async function deploySystem() {
 
   const manager = await ethers.deployContract("AccessManager", [admin.address]);
   const implementation = await ethers.deployContract("CollateralVault");
+  const dvp = await ethers.deployContract("DvPSettlement");
+  const lens = await ethers.deployContract("CollateralLens");
   const factory = (await ethers.deployContract("AgreementFactory", [
     await manager.getAddress(),
     await implementation.getAddress(),
+    await dvp.getAddress(),
     { uptimeFeed: ethersLib.ZeroAddress, gracePeriod: 0 },
   ])) as unknown as AgreementFactory;
 
@@ -198,6 +201,8 @@ export async function deploySystem() {
     guardian,
     manager,
     implementation,
+    dvp,
+    lens,
     factory,
     tbill,
     stable,

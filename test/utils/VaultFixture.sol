@@ -9,6 +9,7 @@ import {AgreementFactory} from "../../contracts/AgreementFactory.sol";
 import {AgreementTerms, EligibilityInput} from "../../contracts/interfaces/ICollateralVault.sol";
 import {AssetKind, SequencerCheck} from "../../contracts/libraries/PriceOracle.sol";
 import {CollateralVault} from "../../contracts/vault/CollateralVault.sol";
+import {DvPSettlement} from "../../contracts/settlement/DvPSettlement.sol";
 import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
 import {MockERC4626} from "../../contracts/mocks/MockERC4626.sol";
 import {MockPriceFeed} from "../../contracts/mocks/MockPriceFeed.sol";
@@ -47,6 +48,7 @@ abstract contract VaultFixture is TestBase {
         factory = new AgreementFactory(
             address(manager),
             address(new CollateralVault()),
+            address(new DvPSettlement()),
             SequencerCheck({uptimeFeed: MockPriceFeed(address(0)), gracePeriod: 0})
         );
         usd6 = new MockERC20("USD Coin", "USDC", 6);
