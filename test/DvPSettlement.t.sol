@@ -62,15 +62,16 @@ contract DvPSettlementFuzzTest is DvPTestHelpers {
         uint256 seed,
         uint256 legCountSeed,
         uint256 callerSeed,
-        uint8 failMode,
+        uint256 failModeSeed,
         uint256 failLegSeed
     ) public {
         uint256 n = bound(legCountSeed, 2, 6);
+        uint256 failMode = failModeSeed % 3;
         Plan memory p = _plan(seed, n);
         IDvPSettlement.Settlement memory s = _settlement(p, n, seed);
 
         // Fund and approve exactly the total outflow of each (sender, token); failMode 1 shorts the balance and
-        // failMode 2 shorts the allowance of one leg's sender by one unit (failMode 0 and >2: fully funded).
+        // failMode 2 shorts the allowance of one leg's sender by one unit (failMode 0: fully funded).
         uint256 failLeg = bound(failLegSeed, 0, n - 1);
         for (uint256 t; t < TOKENS; ++t) {
             for (uint256 a; a < ACTORS; ++a) {
@@ -89,6 +90,7 @@ contract DvPSettlementFuzzTest is DvPTestHelpers {
         bool expectSuccess = _simulate(p, n, failMode, failLeg);
         // A short allowance can never be covered by incoming legs; a short balance sometimes is.
         if (failMode == 2) assertTrue(!expectSuccess, "short allowance must fail");
+        if (failMode == 0) assertTrue(expectSuccess, "fully funded must settle");
 
         // The caller is one of the senders (authorised by the call) or, when callerSeed picks ACTORS, this contract.
         uint256 callerIdx = callerSeed % (ACTORS + 1);
@@ -123,6 +125,34 @@ contract DvPSettlementFuzzTest is DvPTestHelpers {
         }
         for (uint256 j; j < sigs.length; ++j) {
             assertTrue(dvp.isNonceUsed(sigs[j].signer, s.nonce) == ok, "nonce used iff settled");
+        }
+    }
+
+    /// @notice Cancelling nonce `a` marks exactly that bit of exactly that owner.
+    function testFuzz_cancelNonceMarksOnlyItsBit(uint256 a, uint256 b, address owner, address other) public {
+        vm.assume(a != b && owner != other);
+        vm.prank(owner);
+        dvp.cancelNonce(a);
+        assertTrue(dvp.isNonceUsed(owner, a), "cancelled nonce is used");
+        assertTrue(!dvp.isNonceUsed(owner, b), "another nonce is untouched");
+        assertTrue(!dvp.isNonceUsed(other, a), "another owner is untouched");
+        assertEq(dvp.nonceBitmap(owner, a >> 8), 1 << (a & 0xff), "one bit in one word");
+    }
+
+    /// @notice `invalidateNonces(word, mask)` ORs `mask` into the word and never clears a bit.
+    function testFuzz_invalidateNoncesOnlySetsBits(uint256 wordPos, uint256 mask1, uint256 mask2) public {
+        vm.startPrank(actors[0]);
+        dvp.invalidateNonces(wordPos, mask1);
+        dvp.invalidateNonces(wordPos, mask2);
+        vm.stopPrank();
+        assertEq(dvp.nonceBitmap(actors[0], wordPos), mask1 | mask2, "bitmap is the union of masks");
+        uint256 bitIdx = (mask1 ^ mask2) & 0xff;
+        uint256 nonce = (wordPos << 8) | bitIdx;
+        if (wordPos < (1 << 248)) {
+            assertTrue(
+                dvp.isNonceUsed(actors[0], nonce) == ((mask1 | mask2) & (1 << bitIdx) != 0),
+                "isNonceUsed reads the same bit"
+            );
         }
     }
 
@@ -166,7 +196,7 @@ contract DvPSettlementFuzzTest is DvPTestHelpers {
     }
 
     /// @dev Replays the legs in order against the planned balances and allowances: does every leg fit?
-    function _simulate(Plan memory p, uint256 n, uint8 failMode, uint256 failLeg) private pure returns (bool) {
+    function _simulate(Plan memory p, uint256 n, uint256 failMode, uint256 failLeg) private pure returns (bool) {
         uint256[ACTORS][TOKENS] memory bal;
         uint256[ACTORS][TOKENS] memory allowance;
         for (uint256 t; t < TOKENS; ++t) {

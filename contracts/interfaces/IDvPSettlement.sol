@@ -20,12 +20,14 @@ pragma solidity ^0.8.28;
 /// its own authorisation. A failed settlement consumes nothing, so a corrected order can be resubmitted.
 ///
 /// Delivery checks. ERC-20 legs are measured at the receiver (`balanceOf` before and after) and revert with
-/// `ShortDelivery` on any shortfall (fee-on-transfer, rebasing down, lying tokens); ERC-20 calls go through SafeERC20
-/// (tokens returning `false` or nothing). ERC-721 and ERC-1155 legs use `safeTransferFrom`, so contract receivers
-/// must accept them; their delivery is left to the token standard.
+/// `ShortDelivery` on any shortfall (fee-on-transfer, rebasing down, lying tokens; receiving more is accepted).
+/// ERC-20 calls go through SafeERC20 (tokens returning `false` or nothing). ERC-721 and ERC-1155 legs use
+/// `safeTransferFrom`, so contract receivers must accept them; their delivery is left to the token standard.
 ///
 /// Settlement id. `settlementId` is the EIP-712 digest (`\x19\x01 ‖ domainSeparator ‖ structHash`) of the
-/// settlement: exactly the hash each signer signs, unique per chain and per deployment.
+/// settlement: exactly the hash each signer signs, unique per chain and per deployment. A settlement with at least
+/// one signature can run only once, so its id appears in one `Settled` event at most; a caller-only settlement
+/// re-executed with identical legs, deadline and nonce repeats its id (each run is a separate instruction).
 ///
 /// Typed data:
 /// `Settlement(Leg[] legs,uint256 deadline,uint256 nonce)`
