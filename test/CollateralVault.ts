@@ -272,7 +272,9 @@ describe("CollateralVault", function () {
       const tbill = await sys.tbill.getAddress();
       // 1,000,000 at $1 less 2% = 980,000 of collateral value against 490,000 required.
       expect(await vault.collateralValue()).to.equal(980_000n * WAD);
-      await expect(vault.connect(sys.pledgor).withdraw(tbill, 500_000n * 10n ** 6n + 1n, sys.pledgor.address))
+      await expect(
+        vault.connect(sys.pledgor).withdraw(tbill, 500_000n * 10n ** 6n + 1n, sys.pledgor.address),
+      )
         .to.be.revertedWithCustomError(vault, "WithdrawalBreachesRequirement")
         .withArgs(490_000n * WAD - 980_000_000_000n, 490_000n * WAD);
       await vault.connect(sys.pledgor).withdraw(tbill, 500_000n * 10n ** 6n, sys.pledgor.address);
