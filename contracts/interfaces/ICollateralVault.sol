@@ -190,8 +190,6 @@ interface ICollateralVault {
     error ConsentExpired(uint256 deadline, uint256 nowTs);
     /// @notice The consent signature is not `signer`'s.
     error InvalidConsentSignature(address signer);
-    /// @notice The signature was made over terms `signed`, and the agreement's terms are now `current`.
-    error TermsChanged(bytes32 signed, bytes32 current);
     /// @notice No default has been established, so exclusive control cannot be taken.
     error NoDefault();
     /// @notice The notice's document hash is zero.

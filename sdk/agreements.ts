@@ -1,0 +1,521 @@
+// Clients over the TypeChain types: open agreements, move collateral, run the margin workflow, read status.
+import {
+  Contract,
+  ZeroAddress,
+  getAddress,
+  hexlify,
+  id as keccakText,
+  isHexString,
+  keccak256,
+  randomBytes,
+  type ContractRunner,
+  type ContractTransactionResponse,
+  type LogDescription,
+  type Signer,
+  type TransactionReceipt,
+} from "ethers";
+
+import {
+  AgreementFactory__factory,
+  CollateralLens__factory,
+  CollateralVault__factory,
+  type AgreementFactory,
+  type CollateralLens,
+  type CollateralVault,
+} from "../types/ethers-contracts/index.js";
+import type { AddressBook } from "./deploy.js";
+import { buildSettlement, erc20Leg, randomNonce, signSettlement } from "./dvp.js";
+import { withDecodedErrors } from "./errors.js";
+
+export const VAULT_STATES = [
+  "Open",
+  "Pledged",
+  "MarginCall",
+  "ExclusiveControl",
+  "Liquidating",
+  "Released",
+] as const;
+export type VaultStateName = (typeof VAULT_STATES)[number];
+
+export enum AssetKind {
+  ERC20 = 0,
+  ERC4626 = 1,
+}
+
+/** Credit Support Annex terms. Values in base currency with 18 decimals; periods in seconds; rates in bps. */
+export interface AgreementTerms {
+  threshold: bigint;
+  independentAmount: bigint;
+  minimumTransferAmount: bigint;
+  roundingAmount: bigint;
+  curePeriod: bigint;
+  scheduleNoticePeriod: bigint;
+  disputeWindow: bigint;
+  liquidationPenaltyBps: bigint;
+  maxLiquidationDiscountBps: bigint;
+}
+
+/** One eligibility-schedule line; the vault reads the token's and the feed's decimals itself. */
+export interface EligibilityLine {
+  asset: string;
+  feed: string;
+  kind: AssetKind;
+  maxPriceAge: bigint;
+  minAnswer: bigint;
+  maxAnswer: bigint;
+  haircutBps: bigint;
+  concentrationCapBps: bigint;
+}
+
+export interface AssetPosition {
+  asset: string;
+  balance: bigint;
+  marketValue: bigint;
+  collateralValue: bigint;
+  haircutBps: number;
+  concentrationCapBps: number;
+  eligible: boolean;
+  priceValid: boolean;
+}
+
+/** An agreement's status at one block. */
+export interface AgreementStatus {
+  vault: string;
+  state: VaultStateName;
+  exposure: bigint;
+  requirement: bigint;
+  marketValue: bigint;
+  collateralValue: bigint;
+  /** Collateral value over requirement, in bps; undefined when nothing is required. */
+  coverageBps: bigint | undefined;
+  pricesValid: boolean;
+  callAmount: bigint;
+  /** Unix seconds; 0 when no call is open. */
+  callDeadline: bigint;
+  disputed: boolean;
+  undisputedExposure: bigint;
+  positions: AssetPosition[];
+}
+
+/** What every transaction-sending function returns: the receipt and the system's events it emitted. */
+export interface TxResult {
+  hash: string;
+  receipt: TransactionReceipt;
+  events: LogDescription[];
+}
+
+/** An input the SDK refuses before sending anything. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputError";
+  }
+}
+
+const vaultInterface = CollateralVault__factory.createInterface();
+const factoryInterface = AgreementFactory__factory.createInterface();
+
+function decodeEvents(receipt: TransactionReceipt): LogDescription[] {
+  const events: LogDescription[] = [];
+  for (const log of receipt.logs) {
+    const parsed = vaultInterface.parseLog(log) ?? factoryInterface.parseLog(log);
+    if (parsed) events.push(parsed);
+  }
+  return events;
+}
+
+async function send(action: () => Promise<ContractTransactionResponse>): Promise<TxResult> {
+  return withDecodedErrors(async () => {
+    const tx = await action();
+    const receipt = await tx.wait();
+    if (!receipt) throw new Error(`transaction ${tx.hash} was dropped`);
+    return { hash: tx.hash, receipt, events: decodeEvents(receipt) };
+  });
+}
+
+/**
+ * Converts a human amount ("1250.5") to raw token units with the token's decimals.
+ * @throws InputError when the amount is malformed, negative, or has more decimals than the token.
+ */
+export function parseAmount(amount: string, decimals: number, symbol = "the token"): bigint {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(amount.trim());
+  if (!match) throw new InputError(`"${amount}" is not a positive decimal amount`);
+  const fraction = match[2] ?? "";
+  if (fraction.length > decimals) {
+    throw new InputError(
+      `"${amount}" has ${fraction.length} decimals, but ${symbol} has only ${decimals}`,
+    );
+  }
+  return BigInt(match[1]) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
+}
+
+/** The hash of a legal document (a Notice of Exclusive Control), for the on-chain record. */
+export function documentHash(document: string | Uint8Array): string {
+  return typeof document === "string" ? keccakText(document) : keccak256(document);
+}
+
+function toStatus(raw: Awaited<ReturnType<CollateralLens["status"]>>): AgreementStatus {
+  return {
+    vault: raw.vault,
+    state: VAULT_STATES[Number(raw.state)],
+    exposure: raw.exposure,
+    requirement: raw.requirement,
+    marketValue: raw.marketValue,
+    collateralValue: raw.collateralValue,
+    coverageBps: raw.coverageBps === 2n ** 256n - 1n ? undefined : raw.coverageBps,
+    pricesValid: raw.pricesValid,
+    callAmount: raw.callAmount,
+    callDeadline: raw.callDeadline,
+    disputed: raw.disputed,
+    undisputedExposure: raw.undisputedExposure,
+    positions: raw.positions.map((p) => ({
+      asset: p.asset,
+      balance: p.balance,
+      marketValue: p.marketValue,
+      collateralValue: p.collateralValue,
+      haircutBps: Number(p.haircutBps),
+      concentrationCapBps: Number(p.concentrationCapBps),
+      eligible: p.eligible,
+      priceValid: p.priceValid,
+    })),
+  };
+}
+
+const ERC20_ABI = [
+  "function allowance(address owner, address spender) view returns (uint256)",
+  "function approve(address spender, uint256 amount) returns (bool)",
+  "function balanceOf(address owner) view returns (uint256)",
+  "function decimals() view returns (uint8)",
+  "function symbol() view returns (string)",
+];
+
+/** Approves `spender` for `amount` of `token` only when the current allowance falls short of it. */
+export async function approveIfNeeded(
+  signer: Signer,
+  token: string,
+  spender: string,
+  amount: bigint,
+) {
+  const erc20 = new Contract(token, ERC20_ABI, signer);
+  const owner = await signer.getAddress();
+  const allowance: bigint = await erc20.allowance(owner, spender);
+  if (allowance >= amount) return undefined;
+  return send(() => erc20.approve(spender, amount) as Promise<ContractTransactionResponse>);
+}
+
+/** The system as deployed on one network: open agreements, read many statuses, run keeper batches. */
+export class CollateralSystem {
+  readonly factory: AgreementFactory;
+  readonly lens: CollateralLens;
+
+  constructor(
+    readonly book: AddressBook,
+    readonly runner: ContractRunner,
+  ) {
+    this.factory = AgreementFactory__factory.connect(
+      book.contracts.AgreementFactory.address,
+      runner,
+    );
+    this.lens = CollateralLens__factory.connect(book.contracts.CollateralLens.address, runner);
+  }
+
+  /** The vault address `openAgreement` will deploy to, before it exists. */
+  async predictVault(params: {
+    creator: string;
+    pledgor: string;
+    securedParty: string;
+    controlAgent?: string;
+    salt: string;
+  }): Promise<string> {
+    return this.factory.predictVault(
+      params.creator,
+      params.pledgor,
+      params.securedParty,
+      params.controlAgent ?? ZeroAddress,
+      params.salt,
+    );
+  }
+
+  /** Opens an agreement as the connected signer (a party) and returns its client. */
+  async openAgreement(params: {
+    pledgor: string;
+    securedParty: string;
+    controlAgent?: string;
+    terms: AgreementTerms;
+    schedule: EligibilityLine[];
+    salt?: string;
+  }): Promise<TxResult & { vault: string; agreement: Agreement }> {
+    const signer = this.signer();
+    const salt = params.salt ?? hexlify(randomBytes(32));
+    const creator = await signer.getAddress();
+    const vault = await this.predictVault({ ...params, creator, salt });
+    const result = await send(() =>
+      this.factory.openAgreement(
+        params.pledgor,
+        params.securedParty,
+        params.controlAgent ?? ZeroAddress,
+        params.terms,
+        params.schedule,
+        salt,
+      ),
+    );
+    return { ...result, vault, agreement: this.agreement(vault) };
+  }
+
+  /** A client for an existing agreement's vault. */
+  agreement(vault: string, runner: ContractRunner = this.runner): Agreement {
+    return new Agreement(getAddress(vault), runner, this);
+  }
+
+  /** Every agreement the factory has opened, in opening order. */
+  async agreements(): Promise<string[]> {
+    const count = await this.factory.agreementCount();
+    return Promise.all(
+      Array.from({ length: Number(count) }, (_, i) => this.factory.agreementAt(i)),
+    );
+  }
+
+  /** The status of many agreements in one call. */
+  async statusOf(vaults: string[]): Promise<AgreementStatus[]> {
+    return (await this.lens.statusOf(vaults)).map(toStatus);
+  }
+
+  /**
+   * As a keeper: opens margin calls for every due agreement among `vaults` in one transaction; returns which got
+   * a call and which were met at once by their automatic top-up.
+   */
+  async issueMarginCalls(
+    vaults: string[],
+  ): Promise<TxResult & { called: string[]; met: string[] }> {
+    const result = await send(() => this.factory.issueMarginCalls(vaults));
+    const called: string[] = [];
+    const met: string[] = [];
+    for (const log of result.receipt.logs) {
+      const parsed = vaultInterface.parseLog(log);
+      if (parsed?.name === "MarginCallIssued") called.push(getAddress(log.address));
+      if (parsed?.name === "MarginCallMet") met.push(getAddress(log.address));
+    }
+    return { ...result, called, met };
+  }
+
+  signer(): Signer {
+    const runner = this.runner as Signer;
+    if (typeof runner.getAddress !== "function")
+      throw new InputError("this action needs a Signer, not a Provider");
+    return runner;
+  }
+}
+
+/** One agreement's vault, seen by whoever the runner is: pledgor, secured party, control agent or keeper. */
+export class Agreement {
+  readonly vault: CollateralVault;
+
+  constructor(
+    readonly address: string,
+    readonly runner: ContractRunner,
+    readonly system: CollateralSystem,
+  ) {
+    this.vault = CollateralVault__factory.connect(address, runner);
+  }
+
+  /** The same agreement seen by another signer. */
+  as(runner: ContractRunner): Agreement {
+    return new Agreement(this.address, runner, this.system);
+  }
+
+  private signer(): Signer {
+    const runner = this.runner as Signer;
+    if (typeof runner.getAddress !== "function")
+      throw new InputError("this action needs a Signer, not a Provider");
+    return runner;
+  }
+
+  /** Full status: values per asset, haircuts, coverage, open call and deadline, state. */
+  async status(): Promise<AgreementStatus> {
+    return toStatus(await this.system.lens.status(this.address));
+  }
+
+  async parties() {
+    const [pledgor, securedParty, controlAgent, factory] = await this.vault.parties();
+    return { pledgor, securedParty, controlAgent, factory };
+  }
+
+  /** Posts `amount` (raw units) of `asset`, approving the vault for exactly what is missing first. */
+  async deposit(asset: string, amount: bigint): Promise<TxResult> {
+    if (amount <= 0n) throw new InputError("the deposit amount must be above zero");
+    await approveIfNeeded(this.signer(), asset, this.address, amount);
+    return send(() => this.vault.deposit(asset, amount));
+  }
+
+  /** Takes back `amount` of `asset` (the pledgor), to itself unless `to` is given. */
+  async withdraw(asset: string, amount: bigint, to?: string): Promise<TxResult> {
+    return send(async () =>
+      this.vault.withdraw(asset, amount, to ?? (await this.signer().getAddress())),
+    );
+  }
+
+  /** Swaps `amountOut` of `assetOut` for `amountIn` of `assetIn` in one transaction (the pledgor). */
+  async substitute(
+    assetIn: string,
+    amountIn: bigint,
+    assetOut: string,
+    amountOut: bigint,
+    to?: string,
+  ) {
+    await approveIfNeeded(this.signer(), assetIn, this.address, amountIn);
+    return send(async () =>
+      this.vault.substitute(
+        assetIn,
+        amountIn,
+        assetOut,
+        amountOut,
+        to ?? (await this.signer().getAddress()),
+      ),
+    );
+  }
+
+  /** This party's consent to the pledge; the second consent moves the vault to Pledged. */
+  async consentToPledge(): Promise<TxResult> {
+    return send(() => this.vault.consentToPledge());
+  }
+
+  /** Signs this party's EIP-712 pledge consent for the other party to submit. */
+  async signPledgeConsent(deadline: bigint): Promise<string> {
+    const signer = this.signer();
+    const { chainId } = await signer.provider!.getNetwork();
+    return signer.signTypedData(
+      { name: "CollateralVault", version: "1", chainId, verifyingContract: this.address },
+      {
+        PledgeConsent: [
+          { name: "termsHash", type: "bytes32" },
+          { name: "deadline", type: "uint256" },
+        ],
+      },
+      { termsHash: await this.vault.termsHash(), deadline },
+    );
+  }
+
+  /** Consents and submits the other party's signed consent in one transaction. */
+  async pledgeWithSignature(deadline: bigint, otherPartySignature: string): Promise<TxResult> {
+    return send(() => this.vault.pledgeWithSignature(deadline, otherPartySignature));
+  }
+
+  /** The secured party's exposure, in base currency WAD. */
+  async setExposure(exposure: bigint): Promise<TxResult> {
+    return send(() => this.vault.setExposure(exposure));
+  }
+
+  async disputeExposure(pledgorExposure: bigint): Promise<TxResult> {
+    return send(() => this.vault.disputeExposure(pledgorExposure));
+  }
+
+  async resolveDispute(agreedExposure: bigint): Promise<TxResult> {
+    return send(() => this.vault.resolveDispute(agreedExposure));
+  }
+
+  /** The pledgor's automatic top-up: `source` approves the vault; assets in cost order with total caps. */
+  async configureTopUp(
+    source: string,
+    assets: { asset: string; cap: bigint }[],
+  ): Promise<TxResult> {
+    return send(() =>
+      this.vault.configureTopUp(
+        source,
+        assets.map((a) => a.asset),
+        assets.map((a) => a.cap),
+      ),
+    );
+  }
+
+  /** As a keeper: opens a margin call; `met` tells whether the automatic top-up met it at once. */
+  async issueMarginCall(): Promise<TxResult & { met: boolean }> {
+    const result = await send(() => this.vault.issueMarginCall());
+    return { ...result, met: result.events.some((e) => e.name === "MarginCallMet") };
+  }
+
+  async closeMarginCall(): Promise<TxResult> {
+    return send(() => this.vault.closeMarginCall());
+  }
+
+  async declareDefault(): Promise<TxResult> {
+    return send(() => this.vault.declareDefault());
+  }
+
+  /** Delivers the Notice of Exclusive Control: pass the signed document (hashed here) or its 32-byte hash. */
+  async deliverNoticeOfExclusiveControl(document: string | Uint8Array): Promise<TxResult> {
+    const hash =
+      typeof document === "string" && isHexString(document, 32) ? document : documentHash(document);
+    return send(() => this.vault.deliverNoticeOfExclusiveControl(hash));
+  }
+
+  /** Under exclusive control: appropriates `amount` of `asset` to `to` at oracle value. */
+  async instructTransfer(asset: string, amount: bigint, to: string): Promise<TxResult> {
+    return send(() => this.vault.instructTransfer(asset, amount, to));
+  }
+
+  /**
+   * Under exclusive control: sells `amount` of `asset` to `buyer` for `cashAmount` of `cashToken` through DvP.
+   * `buyerSignature` is the buyer's signature of `liquidationSettlement(...)`; see `signLiquidation`.
+   */
+  async liquidate(params: LiquidationOrder & { buyerSignature: string }): Promise<TxResult> {
+    const p = params;
+    return send(() =>
+      this.vault.liquidate(
+        p.asset,
+        p.amount,
+        p.cashToken,
+        p.cashAmount,
+        p.buyer,
+        p.deadline,
+        p.nonce,
+        p.buyerSignature,
+      ),
+    );
+  }
+
+  /** The two-leg settlement a liquidation sale executes: the buyer signs exactly this. */
+  async liquidationSettlement(order: LiquidationOrder) {
+    const { securedParty } = await this.parties();
+    return buildSettlement(
+      [
+        erc20Leg(order.asset, order.amount, this.address, order.buyer),
+        erc20Leg(order.cashToken, order.cashAmount, order.buyer, securedParty),
+      ],
+      order.deadline,
+      order.nonce,
+    );
+  }
+
+  /** As the buyer: approves the DvP contract for the cash and signs the liquidation settlement. */
+  async signLiquidation(
+    buyer: Signer,
+    order: Omit<LiquidationOrder, "nonce"> & { nonce?: bigint },
+  ) {
+    const full: LiquidationOrder = { ...order, nonce: order.nonce ?? randomNonce() };
+    const dvp = this.system.book.contracts.DvPSettlement.address;
+    await approveIfNeeded(buyer, order.cashToken, dvp, order.cashAmount);
+    const settlement = await this.liquidationSettlement(full);
+    const signature = await signSettlement(buyer, settlement, dvp);
+    return { ...full, buyerSignature: signature };
+  }
+
+  /** The secured party ends the agreement: everything accounted returns to the pledgor. */
+  async release(): Promise<TxResult> {
+    return send(() => this.vault.release());
+  }
+
+  /** The secured party changes one schedule line (a live tightening waits out the notice period). */
+  async changeEligibility(line: EligibilityLine): Promise<TxResult> {
+    return send(() => this.vault.changeEligibility(line));
+  }
+}
+
+export interface LiquidationOrder {
+  asset: string;
+  amount: bigint;
+  cashToken: string;
+  cashAmount: bigint;
+  buyer: string;
+  deadline: bigint;
+  nonce: bigint;
+}

@@ -1,0 +1,192 @@
+// Deploys the whole system with any ethers Signer and keeps an address book per network under deployments/.
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+import { ZeroAddress, getAddress, type ContractTransactionResponse, type Signer } from "ethers";
+
+import {
+  AgreementFactory__factory,
+  CollateralLens__factory,
+  CollateralVault__factory,
+  DvPSettlement__factory,
+} from "../types/ethers-contracts/index.js";
+import { AccessManager__factory } from "../types/ethers-contracts/factories/@openzeppelin/contracts/access/manager/AccessManager__factory.js";
+
+/** AccessManager role ids used by the system (0 is OpenZeppelin's admin role). */
+export const ROLES = { ADMIN: 0n, GUARDIAN: 1n } as const;
+
+export const SYSTEM_CONTRACTS = [
+  "AccessManager",
+  "CollateralVault",
+  "DvPSettlement",
+  "AgreementFactory",
+  "CollateralLens",
+] as const;
+export type SystemContract = (typeof SYSTEM_CONTRACTS)[number];
+
+/** One deployed contract as an auditor needs it to check the deployment. */
+export interface DeployedContract {
+  address: string;
+  blockNumber: number;
+  transactionHash: string;
+  /** The solc version embedded in the runtime bytecode's metadata, e.g. "0.8.28". */
+  compilerVersion: string;
+  /** The metadata hash (IPFS multihash, hex) embedded in the bytecode: it commits to every source and setting. */
+  metadataHash: string;
+}
+
+/** The address book written to `deployments/<network>.json`. */
+export interface AddressBook {
+  network: string;
+  chainId: number;
+  deployer: string;
+  deployedAt: string;
+  contracts: Record<SystemContract, DeployedContract>;
+}
+
+export interface DeployOptions {
+  /** The address book's network name, e.g. "hardhat", "sepolia". */
+  network: string;
+  /** Who may pause new risk; defaults to the deployer. */
+  guardian?: string;
+  /** L2 sequencer uptime feed (zero or omitted on L1) and its grace period in seconds. */
+  sequencer?: { uptimeFeed: string; gracePeriod: number };
+  /** Folder to write the address book to; omit to keep it in memory only. */
+  writeTo?: string;
+}
+
+/**
+ * Reads the solc version and metadata hash from the CBOR trailer solc appends to every runtime bytecode.
+ * @throws when the bytecode carries no solc metadata.
+ */
+export function bytecodeMetadata(runtimeBytecode: string): {
+  compilerVersion: string;
+  metadataHash: string;
+} {
+  const hex = runtimeBytecode.replace(/^0x/, "");
+  const cborLength = parseInt(hex.slice(-4), 16);
+  const cbor = hex.slice(-(cborLength + 2) * 2, -4);
+  const solc = cbor.match(/64736f6c6343([0-9a-f]{6})$/); // "solc" key, 3-byte version, at the end
+  const ipfs = cbor.match(/6469706673582212(20[0-9a-f]{64})/); // "ipfs" key, 34-byte multihash
+  if (!solc || !ipfs) throw new Error("the runtime bytecode carries no solc metadata trailer");
+  const [major, minor, patch] = [0, 2, 4].map((i) => parseInt(solc[1].slice(i, i + 2), 16));
+  return { compilerVersion: `${major}.${minor}.${patch}`, metadataHash: `0x12${ipfs[1]}` };
+}
+
+async function record(
+  signer: Signer,
+  contract: {
+    getAddress(): Promise<string>;
+    deploymentTransaction(): ContractTransactionResponse | null;
+  },
+): Promise<DeployedContract> {
+  const tx = contract.deploymentTransaction();
+  if (!tx) throw new Error("the contract was not deployed by this call");
+  const receipt = await tx.wait();
+  if (!receipt) throw new Error(`deployment transaction ${tx.hash} was dropped`);
+  const address = await contract.getAddress();
+  const code = await signer.provider!.getCode(address);
+  return {
+    address,
+    blockNumber: receipt.blockNumber,
+    transactionHash: tx.hash,
+    ...bytecodeMetadata(code),
+  };
+}
+
+/**
+ * Deploys the AccessManager, the vault implementation, the DvP settlement, the agreement factory and the lens;
+ * grants the guardian the pause role; returns (and optionally writes) the address book.
+ */
+export async function deploySystem(signer: Signer, options: DeployOptions): Promise<AddressBook> {
+  if (!signer.provider) throw new Error("deploySystem needs a signer connected to a provider");
+  const deployer = await signer.getAddress();
+  const { chainId } = await signer.provider.getNetwork();
+
+  const manager = await new AccessManager__factory(signer).deploy(deployer);
+  const implementation = await new CollateralVault__factory(signer).deploy();
+  const dvp = await new DvPSettlement__factory(signer).deploy();
+  const sequencer = options.sequencer ?? { uptimeFeed: ZeroAddress, gracePeriod: 0 };
+  const factory = await new AgreementFactory__factory(signer).deploy(
+    await manager.getAddress(),
+    await implementation.getAddress(),
+    await dvp.getAddress(),
+    sequencer,
+  );
+  const lens = await new CollateralLens__factory(signer).deploy();
+
+  const contracts = {
+    AccessManager: await record(signer, manager),
+    CollateralVault: await record(signer, implementation),
+    DvPSettlement: await record(signer, dvp),
+    AgreementFactory: await record(signer, factory),
+    CollateralLens: await record(signer, lens),
+  };
+
+  const selectors = [
+    factory.interface.getFunction("pause").selector,
+    factory.interface.getFunction("unpause").selector,
+  ];
+  await (
+    await manager.setTargetFunctionRole(await factory.getAddress(), selectors, ROLES.GUARDIAN)
+  ).wait();
+  await (await manager.labelRole(ROLES.GUARDIAN, "GUARDIAN")).wait();
+  await (
+    await manager.grantRole(ROLES.GUARDIAN, getAddress(options.guardian ?? deployer), 0)
+  ).wait();
+
+  const book: AddressBook = {
+    network: options.network,
+    chainId: Number(chainId),
+    deployer,
+    deployedAt: new Date().toISOString(),
+    contracts,
+  };
+  if (options.writeTo) writeAddressBook(book, options.writeTo);
+  return book;
+}
+
+/** Writes `book` to `<folder>/<network>.json`. */
+export function writeAddressBook(book: AddressBook, folder: string): string {
+  mkdirSync(folder, { recursive: true });
+  const file = path.join(folder, `${book.network}.json`);
+  writeFileSync(file, JSON.stringify(book, null, 2) + "\n");
+  return file;
+}
+
+/**
+ * Loads an address book by network name (`deployments/sepolia.json`) or by chain id (the first book in the folder
+ * with that chain id).
+ * @throws with the folder and what it holds when no book matches.
+ */
+export function loadAddressBook(
+  networkOrChainId: string | number | bigint,
+  folder = "deployments",
+): AddressBook {
+  if (typeof networkOrChainId === "string") {
+    const file = path.join(folder, `${networkOrChainId}.json`);
+    if (existsSync(file)) return parseBook(file);
+  }
+  const files = existsSync(folder) ? readdirSync(folder).filter((f) => f.endsWith(".json")) : [];
+  for (const f of files) {
+    const book = parseBook(path.join(folder, f));
+    if (
+      String(book.chainId) === String(networkOrChainId) ||
+      book.network === String(networkOrChainId)
+    )
+      return book;
+  }
+  throw new Error(
+    `no address book for "${networkOrChainId}" in ${folder}/ (it holds: ${files.join(", ") || "nothing"}); ` +
+      "deploy first with `npx hardhat collateral:deploy` or deploySystem()",
+  );
+}
+
+function parseBook(file: string): AddressBook {
+  const book = JSON.parse(readFileSync(file, "utf8")) as AddressBook;
+  for (const name of SYSTEM_CONTRACTS) {
+    if (!book.contracts?.[name]?.address)
+      throw new Error(`address book ${file} has no address for ${name}`);
+  }
+  return book;
+}

@@ -1,0 +1,281 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { expect } from "chai";
+import { ethers as ethersLib } from "ethers";
+import { network } from "hardhat";
+
+import {
+  CollateralError,
+  CollateralSystem,
+  ERROR_FRAGMENTS,
+  ERROR_MESSAGES,
+  InputError,
+  buildSettlement,
+  decodeError,
+  deploySystem,
+  erc20Leg,
+  loadAddressBook,
+  parseAmount,
+  settle,
+  signSettlement,
+  verifySettlementSignature,
+  type AddressBook,
+  type EligibilityLine,
+} from "../sdk/index.js";
+import type { MockERC20, MockPriceFeed } from "../types/ethers-contracts/index.js";
+import { defaultTerms, ONE_DAY, WAD } from "./fixtures.js";
+
+describe("SDK", function () {
+  let connection: Awaited<ReturnType<typeof network.create>>;
+  let book: AddressBook;
+  let folder: string;
+  let snapshot: { restore(): Promise<void> };
+  let signers: Awaited<ReturnType<typeof connection.ethers.getSigners>>;
+  let tbill: MockERC20;
+  let feed: MockPriceFeed;
+  let schedule: EligibilityLine[];
+
+  before(async function () {
+    connection = await network.create();
+    signers = await connection.ethers.getSigners();
+    folder = mkdtempSync(path.join(tmpdir(), "deployments-"));
+    book = await deploySystem(signers[0], {
+      network: "hardhat-test",
+      writeTo: folder,
+      guardian: signers[5].address,
+    });
+    tbill = (await connection.ethers.deployContract("MockERC20", [
+      "T-Bill",
+      "TBILL",
+      6,
+    ])) as unknown as MockERC20;
+    feed = (await connection.ethers.deployContract("MockPriceFeed", [
+      8,
+      1_00000000n,
+    ])) as unknown as MockPriceFeed;
+    schedule = [
+      {
+        asset: await tbill.getAddress(),
+        feed: await feed.getAddress(),
+        kind: 0,
+        maxPriceAge: ONE_DAY,
+        minAnswer: 1n,
+        maxAnswer: 10n ** 12n,
+        haircutBps: 200n,
+        concentrationCapBps: 10_000n,
+      },
+    ];
+    snapshot = await connection.networkHelpers.takeSnapshot();
+  });
+
+  afterEach(async function () {
+    await snapshot.restore();
+    snapshot = await connection.networkHelpers.takeSnapshot();
+  });
+
+  const [PLEDGOR, SECURED, , , OUTSIDER] = [1, 2, 3, 4, 6];
+
+  async function opened() {
+    const system = new CollateralSystem(book, signers[PLEDGOR]);
+    const { agreement } = await system.openAgreement({
+      pledgor: signers[PLEDGOR].address,
+      securedParty: signers[SECURED].address,
+      terms: defaultTerms,
+      schedule,
+    });
+    return { system, agreement };
+  }
+
+  describe("deployment", function () {
+    it("deploys the system and writes an address book it can load by name and by chain id", async function () {
+      const byName = loadAddressBook("hardhat-test", folder);
+      const byChainId = loadAddressBook(31337, folder);
+      expect(byName).to.deep.equal(book);
+      expect(byChainId.contracts.AgreementFactory.address).to.equal(
+        book.contracts.AgreementFactory.address,
+      );
+      for (const contract of Object.values(book.contracts)) {
+        expect(contract.compilerVersion).to.equal("0.8.28");
+        expect(contract.metadataHash).to.match(/^0x1220[0-9a-f]{64}$/);
+        expect(await connection.ethers.provider.getCode(contract.address)).to.not.equal("0x");
+      }
+      expect(() => loadAddressBook("mainnet", folder)).to.throw(/no address book for "mainnet"/);
+    });
+
+    it("grants the guardian, and only the guardian, the pause", async function () {
+      const factory = new CollateralSystem(book, signers[5]).factory;
+      await factory.pause();
+      expect(await factory.paused()).to.equal(true);
+      const system = new CollateralSystem(book, signers[OUTSIDER]);
+      const error = await system.factory.unpause().then(
+        () => undefined,
+        (e: unknown) => decodeError(e),
+      );
+      expect(error).to.be.instanceOf(CollateralError);
+      expect(error!.message).to.equal(
+        `AccessManagedUnauthorized: ${signers[OUTSIDER].address} does not hold the role this function needs`,
+      );
+    });
+  });
+
+  describe("agreements", function () {
+    it("opens an agreement at the predicted address and reads its status", async function () {
+      const system = new CollateralSystem(book, signers[PLEDGOR]);
+      const salt = ethersLib.id("isda-csa-2026");
+      const predicted = await system.predictVault({
+        creator: signers[PLEDGOR].address,
+        pledgor: signers[PLEDGOR].address,
+        securedParty: signers[SECURED].address,
+        salt,
+      });
+      const { vault, events } = await system.openAgreement({
+        pledgor: signers[PLEDGOR].address,
+        securedParty: signers[SECURED].address,
+        terms: defaultTerms,
+        schedule,
+        salt,
+      });
+      expect(vault).to.equal(predicted);
+      expect(events.map((e) => e.name)).to.include("AgreementOpened");
+      expect(await system.agreements()).to.deep.equal([vault]);
+      const status = await system.agreement(vault).status();
+      expect(status.state).to.equal("Open");
+      expect(status.coverageBps).to.equal(undefined);
+    });
+
+    it("deposits approving only what is missing, pledges by signature, and reports coverage", async function () {
+      const { system, agreement } = await opened();
+      const tbillAddress = await tbill.getAddress();
+      await tbill.mint(signers[PLEDGOR].address, parseAmount("1000000", 6));
+      await tbill.connect(signers[PLEDGOR]).approve(agreement.address, parseAmount("400000", 6));
+      const { events } = await agreement.deposit(tbillAddress, parseAmount("1000000", 6));
+      expect(events.find((e) => e.name === "Deposited")!.args.amount).to.equal(
+        parseAmount("1000000", 6),
+      );
+      // The allowance was raised to exactly the deposit, and is now spent.
+      expect(await tbill.allowance(signers[PLEDGOR].address, agreement.address)).to.equal(0n);
+
+      const deadline = BigInt(await connection.networkHelpers.time.latest()) + ONE_DAY;
+      const signature = await agreement.as(signers[SECURED]).signPledgeConsent(deadline);
+      await agreement.pledgeWithSignature(deadline, signature);
+      await agreement.as(signers[SECURED]).setExposure(490_000n * WAD);
+      const [status] = await system.statusOf([agreement.address]);
+      expect(status.state).to.equal("Pledged");
+      expect(status.collateralValue).to.equal(980_000n * WAD);
+      expect(status.coverageBps).to.equal(20_000n);
+      expect(status.positions[0]).to.include({ haircutBps: 200, priceValid: true, eligible: true });
+
+      await agreement.withdraw(tbillAddress, parseAmount("500000", 6));
+      expect(await tbill.balanceOf(signers[PLEDGOR].address)).to.equal(parseAmount("500000", 6));
+    });
+
+    it("turns every failure into a typed error that says what was wrong", async function () {
+      const { agreement } = await opened();
+      const tbillAddress = await tbill.getAddress();
+      const other = await connection.ethers.deployContract("MockERC20", ["Other", "OTH", 18]);
+      await other.mint(signers[PLEDGOR].address, 5n);
+      const ineligible = await agreement
+        .deposit(await other.getAddress(), 5n)
+        .catch((e: unknown) => e);
+      expect(ineligible).to.be.instanceOf(CollateralError);
+      expect((ineligible as CollateralError).errorName).to.equal("IneligibleAsset");
+      expect((ineligible as Error).message).to.equal(
+        `IneligibleAsset: asset ${await other.getAddress()} is not eligible collateral under the agreement's schedule`,
+      );
+      const unauthorised = await agreement
+        .as(signers[SECURED])
+        .withdraw(tbillAddress, 1n)
+        .catch((e: unknown) => e);
+      expect((unauthorised as Error).message).to.equal(
+        `Unauthorized: ${signers[SECURED].address} may not do this; only ${signers[PLEDGOR].address} may`,
+      );
+      const tooMuch = await agreement.withdraw(tbillAddress, 7n).catch((e: unknown) => e);
+      expect((tooMuch as CollateralError).args.toArray()).to.deep.equal([tbillAddress, 7n, 0n]);
+      const noCall = await agreement.issueMarginCall().catch((e: unknown) => e);
+      expect((noCall as Error).message).to.match(/^InvalidState: the vault is Open/);
+      const zero = await agreement.deposit(tbillAddress, 0n).catch((e: unknown) => e);
+      expect(zero).to.be.instanceOf(InputError);
+      expect((zero as Error).message).to.equal("the deposit amount must be above zero");
+    });
+
+    it("validates human amounts against the token's decimals", function () {
+      expect(parseAmount("1250.5", 6)).to.equal(1_250_500_000n);
+      expect(() => parseAmount("1.1234567", 6, "TBILL")).to.throw(
+        InputError,
+        '"1.1234567" has 7 decimals, but TBILL has only 6',
+      );
+      expect(() => parseAmount("-3", 6)).to.throw(InputError, "is not a positive decimal amount");
+    });
+
+    it("runs a keeper batch and reports which agreements got a call", async function () {
+      const { system, agreement } = await opened();
+      await tbill.mint(signers[PLEDGOR].address, parseAmount("1000", 6));
+      await agreement.deposit(await tbill.getAddress(), parseAmount("1000", 6));
+      await agreement.consentToPledge();
+      await agreement.as(signers[SECURED]).consentToPledge();
+      await agreement.as(signers[SECURED]).setExposure(5_000n * WAD);
+      const keeper = new CollateralSystem(book, signers[OUTSIDER]);
+      const { called, met } = await keeper.issueMarginCalls([agreement.address]);
+      expect(called).to.deep.equal([agreement.address]);
+      expect(met).to.deep.equal([]);
+      expect((await system.agreement(agreement.address).status()).state).to.equal("MarginCall");
+    });
+  });
+
+  describe("errors", function () {
+    it("has a sentence for every custom error of every contract", function () {
+      const missing = [...ERROR_FRAGMENTS.values()]
+        .map((f) => f.format("sighash"))
+        .filter((s) => !ERROR_MESSAGES[s]);
+      expect(missing).to.deep.equal([]);
+    });
+  });
+
+  describe("DvP orders", function () {
+    it("builds, signs, checks off-chain and settles a two-leg order", async function () {
+      const [seller, buyer] = [signers[PLEDGOR], signers[SECURED]];
+      const cash = (await connection.ethers.deployContract("MockERC20", [
+        "Cash",
+        "USD",
+        18,
+      ])) as unknown as MockERC20;
+      const dvp = book.contracts.DvPSettlement.address;
+      await tbill.mint(seller.address, 100n);
+      await cash.mint(buyer.address, 99n);
+      await tbill.connect(seller).approve(dvp, 100n);
+      await cash.connect(buyer).approve(dvp, 99n);
+      const deadline = BigInt(await connection.networkHelpers.time.latest()) + 600n;
+      const order = buildSettlement(
+        [
+          erc20Leg(await tbill.getAddress(), 100n, seller.address, buyer.address),
+          erc20Leg(await cash.getAddress(), 99n, buyer.address, seller.address),
+        ],
+        deadline,
+      );
+      const signature = await signSettlement(buyer, order, dvp);
+      const provider = connection.ethers.provider;
+      expect(
+        await verifySettlementSignature(provider, order, dvp, buyer.address, signature),
+      ).to.deep.equal({ valid: true });
+      const forged = await signSettlement(signers[OUTSIDER], order, dvp);
+      expect(
+        (await verifySettlementSignature(provider, order, dvp, buyer.address, forged)).valid,
+      ).to.equal(false);
+
+      const { settlementId } = await settle(seller, dvp, order, [
+        { signer: buyer.address, signature },
+      ]);
+      expect(settlementId).to.match(/^0x[0-9a-f]{64}$/);
+      expect(await cash.balanceOf(seller.address)).to.equal(99n);
+      const replay = await settle(seller, dvp, order, [{ signer: buyer.address, signature }]).catch(
+        (e: unknown) => e,
+      );
+      expect((replay as Error).message).to.equal(
+        `NonceAlreadyUsed: nonce ${order.nonce} of ${buyer.address} was already used by a settlement or cancelled`,
+      );
+      expect(() => buildSettlement([order.legs[0]], deadline)).to.throw("at least two legs");
+    });
+  });
+});
