@@ -45,13 +45,13 @@ export default defineConfig({
       profiles: {
         // The profile `npm test` and CI run: fits a 2-core machine comfortably.
         default: {
-          fuzz: { runs: 10_000 },
-          invariant: { runs: 10_000, depth: 32, failOnRevert: false },
+          fuzz: { runs: 256 },
+          invariant: { runs: 64, depth: 32, failOnRevert: false },
         },
         // `npm run test:deep`: ten times the runs and depth of the default profile.
         deep: {
-          fuzz: { runs: 10_000 },
-          invariant: { runs: 10_000, depth: 320, failOnRevert: false },
+          fuzz: { runs: 2_560 },
+          invariant: { runs: 640, depth: 320, failOnRevert: false },
         },
       },
     },
