@@ -8,6 +8,8 @@
  *   `Agreement` client for deposits, withdrawals, pledge, exposure, disputes, substitution, top-ups, margin
  *   calls, default, the Notice of Exclusive Control, liquidation and release.
  * - DvP orders: `buildSettlement`, `signSettlement`, `verifySettlementSignature`, `settle`, `cancelNonce`.
+ * - Audit trail: `buildAuditTrail(provider, book, vault)` replays every event and reconciles the balances;
+ *   `auditTrailToJson` / `auditTrailToCsv` export it.
  * - Errors: every contract revert becomes a `CollateralError` whose message says what was wrong in words.
  *
  * Amounts are `bigint` raw token units (the token's decimals) or base-currency values with 18 decimals (WAD).
@@ -16,3 +18,4 @@ export * from "./agreements.js";
 export * from "./deploy.js";
 export * from "./dvp.js";
 export * from "./errors.js";
+export * from "./audit.js";

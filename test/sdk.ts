@@ -9,6 +9,9 @@ import { network } from "hardhat";
 import {
   CollateralError,
   CollateralSystem,
+  auditTrailToCsv,
+  auditTrailToJson,
+  buildAuditTrail,
   ERROR_FRAGMENTS,
   ERROR_MESSAGES,
   InputError,
@@ -221,6 +224,102 @@ describe("SDK", function () {
       expect(called).to.deep.equal([agreement.address]);
       expect(met).to.deep.equal([]);
       expect((await system.agreement(agreement.address).status()).state).to.equal("MarginCall");
+    });
+  });
+
+  describe("audit trail", function () {
+    it("rebuilds an agreement's history from events and reconciles it with the vault's balances", async function () {
+      const { agreement } = await opened();
+      const tbillAddress = await tbill.getAddress();
+      const [pledgor, securedParty, buyer] = [
+        signers[PLEDGOR],
+        signers[SECURED],
+        signers[OUTSIDER],
+      ];
+      const cash = (await connection.ethers.deployContract("MockERC20", [
+        "Cash",
+        "USD",
+        6,
+      ])) as unknown as MockERC20;
+      await agreement
+        .as(securedParty)
+        .changeEligibility({ ...schedule[0], asset: await cash.getAddress(), haircutBps: 0n });
+      await tbill.mint(pledgor.address, parseAmount("1000", 6));
+      await agreement.deposit(tbillAddress, parseAmount("1000", 6));
+      await agreement.withdraw(tbillAddress, parseAmount("100", 6));
+      await agreement.consentToPledge();
+      await agreement.as(securedParty).consentToPledge();
+      await agreement.as(securedParty).setExposure(500n * WAD);
+      // A donation: held, never accounted.
+      await tbill.mint(agreement.address, 7n);
+      await agreement.declareDefault();
+      await agreement
+        .as(securedParty)
+        .deliverNoticeOfExclusiveControl("Notice of Exclusive Control, 2026-11-23");
+      await cash.mint(buyer.address, parseAmount("200", 6));
+      const deadline = BigInt(await connection.networkHelpers.time.latest()) + 600n;
+      const order = await agreement.signLiquidation(buyer, {
+        asset: tbillAddress,
+        amount: parseAmount("200", 6),
+        cashToken: await cash.getAddress(),
+        cashAmount: parseAmount("196", 6),
+        buyer: buyer.address,
+        deadline,
+      });
+      await agreement.as(securedParty).liquidate(order);
+      await agreement
+        .as(securedParty)
+        .instructTransfer(tbillAddress, parseAmount("300", 6), securedParty.address);
+      await agreement.as(securedParty).release();
+
+      const trail = await buildAuditTrail(connection.ethers.provider, book, agreement.address);
+      const events = trail.entries.map((e) => e.event);
+      expect(events[0]).to.equal("AgreementOpened");
+      for (const name of [
+        "Deposited",
+        "Withdrawn",
+        "PledgeConsented",
+        "ExposureSet",
+        "DefaultDeclared",
+        "NoticeOfExclusiveControlDelivered",
+        "Liquidated",
+        "Settled",
+        "LegSettled",
+        "TransferInstructed",
+        "Released",
+        "CollateralReturned",
+      ]) {
+        expect(events, name).to.include(name);
+      }
+      const tbillLine = trail.reconciliation.find((r) => r.asset === tbillAddress)!;
+      expect(tbillLine).to.deep.equal({
+        asset: tbillAddress,
+        replayed: "0",
+        accounted: "0",
+        held: "7",
+        matches: true,
+      });
+      expect(trail.reconciled).to.equal(true);
+
+      // Stopping the replay before the release reconciles against the balances of that block.
+      const beforeRelease = await buildAuditTrail(
+        connection.ethers.provider,
+        book,
+        agreement.address,
+        {
+          toBlock: trail.entries.find((e) => e.event === "Released")!.blockNumber - 1,
+        },
+      );
+      expect(beforeRelease.reconciliation.find((r) => r.asset === tbillAddress)!.replayed).to.equal(
+        parseAmount("400", 6).toString(),
+      );
+      expect(beforeRelease.reconciled).to.equal(true);
+
+      const csv = auditTrailToCsv(trail).split("\n");
+      expect(csv[0]).to.equal("block,timestamp,transaction,log_index,contract,event,args");
+      expect(csv.filter((line) => line.includes(",Deposited,"))).to.have.length(1);
+      expect(csv).to.include("reconciliation_asset,replayed,accounted,held,matches");
+      expect(JSON.parse(auditTrailToJson(trail)).entries).to.have.length(trail.entries.length);
     });
   });
 
