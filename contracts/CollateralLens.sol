@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {AgreementStatus, AssetPosition, EligibleAsset, ICollateralVault} from "./interfaces/ICollateralVault.sol";
+import {
+    AgreementStatus,
+    AssetPosition,
+    EligibleAsset,
+    ICollateralVault,
+    VaultState
+} from "./interfaces/ICollateralVault.sol";
 import {Valuation} from "./libraries/Valuation.sol";
 
 /// @title CollateralLens
@@ -19,6 +25,8 @@ contract CollateralLens {
         s.state = vault.state();
         (s.exposure, s.undisputedExposure, s.disputed, s.callAmount, s.callDeadline) = vault.marginState();
         s.requirement = vault.requirement();
+        s.callableRequirement = vault.callableRequirement();
+        s.minimumTransferAmount = vault.terms().minimumTransferAmount;
         s.pricesValid = true;
         s.positions = new AssetPosition[](assets.length);
         uint256 uncapped;
@@ -48,6 +56,12 @@ contract CollateralLens {
             s.collateralValue += p.collateralValue;
         }
         s.coverageBps = s.requirement == 0 ? type(uint256).max : (s.collateralValue * BPS) / s.requirement;
+        s.marginCallDue =
+            s.state == VaultState.Pledged &&
+            s.pricesValid &&
+            s.callableRequirement > s.collateralValue &&
+            s.callableRequirement - s.collateralValue >= s.minimumTransferAmount;
+        s.cureDeadlinePassed = s.state == VaultState.MarginCall && block.timestamp > s.callDeadline;
     }
 
     /// @notice The status of many agreements in one call, for monitors and dashboards.

@@ -94,6 +94,13 @@ export interface AgreementStatus {
   callDeadline: bigint;
   disputed: boolean;
   undisputedExposure: bigint;
+  /** The requirement a margin call may enforce (on the undisputed exposure), and the minimum transfer amount. */
+  callableRequirement: bigint;
+  minimumTransferAmount: bigint;
+  /** A keeper's margin call would open now: prices valid and the shortfall at least the MTA. */
+  marginCallDue: boolean;
+  /** An open call is past its cure deadline: the pledgor is in default. */
+  cureDeadlinePassed: boolean;
   positions: AssetPosition[];
 }
 
@@ -168,6 +175,10 @@ function toStatus(raw: Awaited<ReturnType<CollateralLens["status"]>>): Agreement
     callDeadline: raw.callDeadline,
     disputed: raw.disputed,
     undisputedExposure: raw.undisputedExposure,
+    callableRequirement: raw.callableRequirement,
+    minimumTransferAmount: raw.minimumTransferAmount,
+    marginCallDue: raw.marginCallDue,
+    cureDeadlinePassed: raw.cureDeadlinePassed,
     positions: raw.positions.map((p) => ({
       asset: p.asset,
       balance: p.balance,

@@ -85,6 +85,13 @@ struct AgreementStatus {
     /// @dev While the exposure is disputed, margin calls use `undisputedExposure`.
     bool disputed;
     uint256 undisputedExposure;
+    /// @dev The requirement a margin call may enforce, and the minimum transfer amount.
+    uint256 callableRequirement;
+    uint256 minimumTransferAmount;
+    /// @dev A keeper's `issueMarginCall` would open a call now (prices valid, shortfall at least the MTA).
+    bool marginCallDue;
+    /// @dev An open margin call is past its cure deadline: the pledgor is in default.
+    bool cureDeadlinePassed;
     AssetPosition[] positions;
 }
 
