@@ -74,7 +74,10 @@ export interface OptimiserInput {
 }
 
 export interface OptimiserOptions {
-  /** Branch-and-bound node budget for closing the integrality gap (0 disables the search). */
+  /**
+   * Branch-and-bound node budget for closing the integrality gap (0 disables the search). Default: about 1e5 /
+   * (LP rows x columns), at least 20 and at most 20,000 - thousands of nodes for a few assets, dozens for 50.
+   */
   maxNodes?: number;
 }
 
@@ -563,7 +566,9 @@ function roundUp(t: number, holdings: bigint): bigint {
 
 /**
  * Makes `amounts` (deliveries) feasible under the exact rule, cheaply: first the single asset whose fewest extra
- * units do it at least cost; failing that, every asset moved the same fraction of the way to its holdings.
+ * units do it at least cost (every asset is tried; each search starts from a linear estimate of the units needed
+ * and re-values only the changed asset and the capped ones); failing that, every asset moved the same fraction
+ * of the way to its holdings.
  */
 function repair(
   input: OptimiserInput,
@@ -574,37 +579,94 @@ function repair(
   const n = amounts.length;
   const R = input.requirement;
   const balances = amounts.map((a, i) => a + posted[i]);
-  if (collateralValueOf(p, balances) >= R) return amounts;
+  const base = valuation(p, balances);
+  if (base.value >= R) return amounts;
+  const deficit = toFloat(R - base.value);
+  const cappedIdx: number[] = [];
+  let uncappedSum = 0n;
+  let bindingShare = 0;
+  for (let j = 0; j < n; j++) {
+    if (p.cap[j] < BPS) {
+      cappedIdx.push(j);
+      if (base.counted[j] < base.cv[j]) bindingShare += toFloat(p.cap[j]) / 10_000;
+    } else uncappedSum += base.cv[j];
+  }
   let best: bigint[] | null = null;
   let bestCost = 0n;
   for (let i = 0; i < n; i++) {
     const room = input.assets[i].holdings - amounts[i];
-    if (room === 0n || p.price[i] === 0n) continue;
-    const base = balances[i];
-    const ok = (extra: bigint) => {
-      balances[i] = base + extra;
-      const good = collateralValueOf(p, balances) >= R;
-      balances[i] = base;
-      return good;
+    if (room === 0n || p.price[i] === 0n || p.haircutFactor[i] === 0n) continue;
+    const cvBase = base.cv[i];
+    const iCapped = p.cap[i] < BPS;
+    const uncappedOthers = iCapped ? uncappedSum : uncappedSum - cvBase;
+    const ok = (extra: bigint): boolean => {
+      const cvi = ((((balances[i] + extra) * p.price[i]) / p.scale[i]) * p.haircutFactor[i]) / BPS;
+      const total = base.uncapped - cvBase + cvi;
+      let value = uncappedOthers;
+      for (const j of cappedIdx) {
+        const c = j === i ? cvi : base.cv[j];
+        const limit = (total * p.cap[j]) / BPS;
+        value += limit < c ? limit : c;
+      }
+      if (!iCapped) value += cvi;
+      return value >= R;
     };
-    // Exponential then binary search for the fewest extra units (V is monotone).
-    let hiExtra = 1n;
-    while (hiExtra < room && !ok(hiExtra)) hiExtra *= 2n;
-    if (hiExtra >= room) {
-      hiExtra = room;
-      if (!ok(room)) continue;
+    // Linear estimate: each unit adds its after-haircut value, times 1 if under its cap, plus the share of
+    // every binding cap it lifts.
+    const unitCv =
+      (toFloat(p.price[i]) / toFloat(p.scale[i])) * (toFloat(p.haircutFactor[i]) / 10_000);
+    const own = iCapped && base.counted[i] < base.cv[i] ? 0 : 1;
+    const rate = unitCv * (own + bindingShare);
+    let estimate = rate > 0 ? BigInt(Math.min(Math.ceil(deficit / rate), 2 ** 60)) : 1n;
+    if (estimate < 1n) estimate = 1n;
+    if (estimate > room) estimate = room;
+    // Bracket (lo infeasible, hi feasible) around the estimate by galloping, then bisect.
+    let lo: bigint;
+    let hi: bigint;
+    let step = estimate >> 6n > 0n ? estimate >> 6n : 1n;
+    if (ok(estimate)) {
+      hi = estimate;
+      for (;;) {
+        const cand = hi - step;
+        if (cand <= 0n) {
+          lo = 0n;
+          break;
+        }
+        if (!ok(cand)) {
+          lo = cand;
+          break;
+        }
+        hi = cand;
+        step *= 2n;
+      }
+    } else {
+      if (estimate === room) continue;
+      lo = estimate;
+      for (;;) {
+        const cand = lo + step;
+        if (cand >= room) {
+          hi = room;
+          break;
+        }
+        if (ok(cand)) {
+          hi = cand;
+          break;
+        }
+        lo = cand;
+        step *= 2n;
+      }
+      if (hi === room && !ok(room)) continue;
     }
-    let loExtra = hiExtra / 2n; // infeasible (or 0)
-    while (hiExtra - loExtra > 1n) {
-      const mid = (loExtra + hiExtra) / 2n;
-      if (ok(mid)) hiExtra = mid;
-      else loExtra = mid;
+    while (hi - lo > 1n) {
+      const mid = (lo + hi) / 2n;
+      if (ok(mid)) hi = mid;
+      else lo = mid;
     }
     const extraCost =
-      p.costBps[i] * (marketValue(p, i, amounts[i] + hiExtra) - marketValue(p, i, amounts[i]));
+      p.costBps[i] * (marketValue(p, i, amounts[i] + hi) - marketValue(p, i, amounts[i]));
     if (best === null || extraCost < bestCost) {
       best = amounts.slice();
-      best[i] += hiExtra;
+      best[i] += hi;
       bestCost = extraCost;
     }
   }
@@ -718,7 +780,10 @@ export function optimiseDelivery(
   if (!root) return finish(incumbent, lowerBound, false);
   if (closed()) return finish(incumbent, lowerBound, true);
 
-  const maxNodes = options.maxNodes ?? 20_000;
+  // Default budget: about 1e5 tableau entries' worth of nodes (thousands for a handful of assets, a few dozen
+  // for 50), which keeps the call within a few ms; pass maxNodes to search longer.
+  const maxNodes =
+    options.maxNodes ?? Math.max(20, Math.min(20_000, Math.floor(1e5 / (lp.rows * lp.cols))));
   const searchable = vars.every((i) => assets[i].holdings <= EXACT_SEARCH_LIMIT);
   if (maxNodes <= 0 || !searchable) return finish(incumbent, lowerBound, false);
 
