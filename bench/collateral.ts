@@ -78,7 +78,12 @@ export async function benchCollateral(ethers: HardhatEthers): Promise<BenchRow[]
   ]);
 
   const rows: BenchRow[] = [
-    row("First deposit, fresh vault vs first supplyCollateral, fresh position", ours.firstDeposit, morpho.firstSupply, TARGET),
+    row(
+      "First deposit, fresh vault vs first supplyCollateral, fresh position",
+      ours.firstDeposit,
+      morpho.firstSupply,
+      TARGET,
+    ),
     row(
       "First deposit, fresh vault vs first supplyCollateral into a market whose Morpho holds none of the token",
       ours.firstDeposit,
@@ -86,9 +91,24 @@ export async function benchCollateral(ethers: HardhatEthers): Promise<BenchRow[]
       TARGET,
     ),
     row("Later deposit vs later supplyCollateral", ours.laterDeposit, morpho.laterSupply, TARGET),
-    row("Withdraw, Pledged with exposure vs withdrawCollateral with borrow", ours.withdraw, morpho.withdraw, TARGET),
-    row("Liquidation: liquidate via DvP (buyer-signed) vs Morpho liquidate", ours.liquidateDvp, morpho.liquidate, TARGET),
-    row("Liquidation: instructTransfer appropriation vs Morpho liquidate", ours.appropriate, morpho.liquidate, TARGET),
+    row(
+      "Withdraw, Pledged with exposure vs withdrawCollateral with borrow",
+      ours.withdraw,
+      morpho.withdraw,
+      TARGET,
+    ),
+    row(
+      "Liquidation: liquidate via DvP (buyer-signed) vs Morpho liquidate",
+      ours.liquidateDvp,
+      morpho.liquidate,
+      TARGET,
+    ),
+    row(
+      "Liquidation: instructTransfer appropriation vs Morpho liquidate",
+      ours.appropriate,
+      morpho.liquidate,
+      TARGET,
+    ),
   ];
 
   rows.push(...(await benchAssetCount(ethers, system, parties)));
@@ -124,11 +144,18 @@ async function benchMorpho(
     await (await loan.connect(who).approve(morphoAddr, ethersLib.MaxUint256)).wait();
   }
   const as = (who: HardhatEthersSigner) => morpho.connect(who) as Contract;
-  await (await as(lender).getFunction("supply")(params, 1_000_000n * WAD, 0n, lender.address, "0x")).wait();
+  await (
+    await as(lender).getFunction("supply")(params, 1_000_000n * WAD, 0n, lender.address, "0x")
+  ).wait();
 
   // The very first collateral of this token Morpho holds (Morpho's token balance goes from zero).
   const firstSupplyColdSingleton = await gasOf(
-    as(otherBorrower).getFunction("supplyCollateral")(params, 100_000n * WAD, otherBorrower.address, "0x"),
+    as(otherBorrower).getFunction("supplyCollateral")(
+      params,
+      100_000n * WAD,
+      otherBorrower.address,
+      "0x",
+    ),
   );
   // A new borrower's first collateral, Morpho already holding the token: the usual case for a singleton.
   const firstSupply = await gasOf(
@@ -138,14 +165,27 @@ async function benchMorpho(
     as(pledgor).getFunction("supplyCollateral")(params, 100_000n * WAD, pledgor.address, "0x"),
   );
   await (
-    await as(pledgor).getFunction("borrow")(params, 100_000n * WAD, 0n, pledgor.address, pledgor.address)
+    await as(pledgor).getFunction("borrow")(
+      params,
+      100_000n * WAD,
+      0n,
+      pledgor.address,
+      pledgor.address,
+    )
   ).wait();
   const withdraw = await gasOf(
-    as(pledgor).getFunction("withdrawCollateral")(params, 10_000n * WAD, pledgor.address, pledgor.address),
+    as(pledgor).getFunction("withdrawCollateral")(
+      params,
+      10_000n * WAD,
+      pledgor.address,
+      pledgor.address,
+    ),
   );
   // Price halves: 190k collateral worth 95k against a 100k debt at 86% LLTV is liquidatable.
   await (await oracle.getFunction("setPrice")(ORACLE_PRICE_SCALE / 2n)).wait();
-  const liquidate = await gasOf(as(buyer).getFunction("liquidate")(params, pledgor.address, 50_000n * WAD, 0n, "0x"));
+  const liquidate = await gasOf(
+    as(buyer).getFunction("liquidate")(params, pledgor.address, 50_000n * WAD, 0n, "0x"),
+  );
   return { firstSupplyColdSingleton, firstSupply, laterSupply, withdraw, liquidate };
 }
 
@@ -185,13 +225,17 @@ async function benchOurs(
   // Deposits and withdrawal: a single-asset agreement.
   const single = liquidationSchedule.slice(0, 1);
   const vault = await openAgreement(ethers, system, pledgor, securedParty, single);
-  await (await collateral.connect(pledgor).approve(await vault.getAddress(), ethersLib.MaxUint256)).wait();
+  await (
+    await collateral.connect(pledgor).approve(await vault.getAddress(), ethersLib.MaxUint256)
+  ).wait();
   const firstDeposit = await gasOf(vault.connect(pledgor).deposit(collateralAddr, 100_000n * WAD));
   const laterDeposit = await gasOf(vault.connect(pledgor).deposit(collateralAddr, 100_000n * WAD));
   await (await vault.connect(pledgor).consentToPledge()).wait();
   await (await vault.connect(securedParty).consentToPledge()).wait();
   await (await vault.connect(securedParty).setExposure(100_000n * WAD)).wait();
-  const withdraw = await gasOf(vault.connect(pledgor).withdraw(collateralAddr, 10_000n * WAD, pledgor.address));
+  const withdraw = await gasOf(
+    vault.connect(pledgor).withdraw(collateralAddr, 10_000n * WAD, pledgor.address),
+  );
 
   // Liquidation: the cash token must be eligible (it is valued), so the schedule lists it; only the collateral
   // is funded. Default acknowledged by the pledgor, then the Notice of Exclusive Control.
@@ -205,7 +249,9 @@ async function benchOurs(
       100_000n * WAD,
     );
     await (await v.connect(pledgor).declareDefault()).wait();
-    await (await v.connect(securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("notice"))).wait();
+    await (
+      await v.connect(securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("notice"))
+    ).wait();
     return v;
   };
 
@@ -240,13 +286,19 @@ async function benchOurs(
 
   const appropriation = await defaulted();
   const appropriate = await gasOf(
-    appropriation.connect(securedParty).instructTransfer(collateralAddr, assetAmount, securedParty.address),
+    appropriation
+      .connect(securedParty)
+      .instructTransfer(collateralAddr, assetAmount, securedParty.address),
   );
   return { firstDeposit, laterDeposit, withdraw, liquidateDvp, appropriate };
 }
 
 /** Our deposit and withdrawal with 1, 5 and 10 listed and funded assets, against the 1-asset figures. */
-async function benchAssetCount(ethers: HardhatEthers, system: OurSystem, parties: Parties): Promise<BenchRow[]> {
+async function benchAssetCount(
+  ethers: HardhatEthers,
+  system: OurSystem,
+  parties: Parties,
+): Promise<BenchRow[]> {
   const { pledgor } = parties;
   const results: Array<{ n: number; deposit: number; withdraw: number }> = [];
   for (const n of [1, 5, 10]) {
@@ -269,17 +321,31 @@ async function benchAssetCount(ethers: HardhatEthers, system: OurSystem, parties
     );
     const first = await tokens[0].getAddress();
     const deposit = await gasOf(vault.connect(pledgor).deposit(first, 10_000n * WAD));
-    const withdraw = await gasOf(vault.connect(pledgor).withdraw(first, 10_000n * WAD, pledgor.address));
+    const withdraw = await gasOf(
+      vault.connect(pledgor).withdraw(first, 10_000n * WAD, pledgor.address),
+    );
     results.push({ n, deposit, withdraw });
   }
   const [base] = results;
   const rows: BenchRow[] = [];
   for (const r of results) {
-    rows.push(row(`Deposit (Pledged), ${r.n} listed+funded asset(s) vs 1 asset [informational]`, r.deposit, base.deposit, 2.0));
+    rows.push(
+      row(
+        `Deposit (Pledged), ${r.n} listed+funded asset(s) vs 1 asset [informational]`,
+        r.deposit,
+        base.deposit,
+        2.0,
+      ),
+    );
   }
   for (const r of results) {
     rows.push(
-      row(`Withdraw (Pledged, exposure set), ${r.n} listed+funded asset(s) vs 1 asset [informational]`, r.withdraw, base.withdraw, 2.0),
+      row(
+        `Withdraw (Pledged, exposure set), ${r.n} listed+funded asset(s) vs 1 asset [informational]`,
+        r.withdraw,
+        base.withdraw,
+        2.0,
+      ),
     );
   }
   return rows;

@@ -1,5 +1,11 @@
 // Shared pieces of the gas bench: the result row, receipt gas, raw deployment of peer bytecode, and our system.
-import { Contract, ContractFactory, ethers as ethersLib, type ContractTransactionResponse, type Signer } from "ethers";
+import {
+  Contract,
+  ContractFactory,
+  ethers as ethersLib,
+  type ContractTransactionResponse,
+  type Signer,
+} from "ethers";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
 import type { CompiledContract } from "./peers.js";
@@ -38,13 +44,22 @@ export function unmeasured(name: string, target: number, note: string): BenchRow
 /** Sends a transaction, waits for it, requires success and returns the receipt's `gasUsed`. */
 export async function gasOf(tx: Promise<ContractTransactionResponse>): Promise<number> {
   const receipt = await (await tx).wait();
-  if (receipt === null || receipt.status !== 1) throw new Error("transaction failed or has no receipt");
+  if (receipt === null || receipt.status !== 1)
+    throw new Error("transaction failed or has no receipt");
   return Number(receipt.gasUsed);
 }
 
 /** Deploys solc-js output with ethers and returns a Contract bound to `signer`. */
-export async function deployRaw(compiled: CompiledContract, signer: Signer, ...args: unknown[]): Promise<Contract> {
-  const factory = new ContractFactory(compiled.abi as ethersLib.InterfaceAbi, compiled.bytecode, signer);
+export async function deployRaw(
+  compiled: CompiledContract,
+  signer: Signer,
+  ...args: unknown[]
+): Promise<Contract> {
+  const factory = new ContractFactory(
+    compiled.abi as ethersLib.InterfaceAbi,
+    compiled.bytecode,
+    signer,
+  );
   const deployed = await factory.deploy(...args);
   await deployed.waitForDeployment();
   return new Contract(await deployed.getAddress(), compiled.abi as ethersLib.InterfaceAbi, signer);
@@ -132,7 +147,9 @@ export async function openAgreement(
   const [p, s] = [await pledgor.getAddress(), await securedParty.getAddress()];
   const vault = await system.factory.predictVault(p, p, s, ethersLib.ZeroAddress, salt);
   await (
-    await system.factory.connect(pledgor).openAgreement(p, s, ethersLib.ZeroAddress, terms, schedule, salt)
+    await system.factory
+      .connect(pledgor)
+      .openAgreement(p, s, ethersLib.ZeroAddress, terms, schedule, salt)
   ).wait();
   return ethers.getContractAt("CollateralVault", vault);
 }
@@ -142,7 +159,11 @@ export function formatTable(rows: BenchRow[]): string {
   const header = ["name", "ours", "peer", "ratio", "target", "ok"];
   const cells = rows.map((r) => {
     const ok =
-      r.ratio === null ? "n/a" : (r.better === "lower" ? r.ratio <= r.target : r.ratio >= r.target) ? "✓" : "✗";
+      r.ratio === null
+        ? "n/a"
+        : (r.better === "lower" ? r.ratio <= r.target : r.ratio >= r.target)
+          ? "✓"
+          : "✗";
     return [
       r.name,
       r.ours === null ? "-" : r.ours.toLocaleString("en-US"),
@@ -155,6 +176,9 @@ export function formatTable(rows: BenchRow[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const right = [false, true, true, true, true, false];
   const fmt = (c: string[]) =>
-    c.map((v, i) => (right[i] ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join("  ").trimEnd();
+    c
+      .map((v, i) => (right[i] ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [fmt(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(fmt)].join("\n");
 }

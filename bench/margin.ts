@@ -40,12 +40,18 @@ export async function benchMarginCalls(ethers: HardhatEthers): Promise<BenchRow[
     const gas = await gasOf(system.factory.connect(securedParty).issueMarginCalls(vaults));
     for (const v of vaults) {
       const state = await (await ethers.getContractAt("CollateralVault", v)).state();
-      if (BigInt(state) !== MARGIN_CALL_STATE) throw new Error(`margin call not issued on ${v} (batch of ${n})`);
+      if (BigInt(state) !== MARGIN_CALL_STATE)
+        throw new Error(`margin call not issued on ${v} (batch of ${n})`);
     }
     perAgreement.push({ n, gas: gas / n });
   }
   const base = perAgreement[0].gas;
   return perAgreement.map(({ n, gas }) =>
-    row(`issueMarginCalls, gas per agreement, batch of ${n} vs batch of 1`, Math.round(gas), base, 1.0),
+    row(
+      `issueMarginCalls, gas per agreement, batch of ${n} vs batch of 1`,
+      Math.round(gas),
+      base,
+      1.0,
+    ),
   );
 }

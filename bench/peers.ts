@@ -22,7 +22,10 @@ const cacheDir = path.join(here, ".cache");
 
 interface Solc {
   version(): string;
-  compile(input: string, callbacks?: { import: (p: string) => { contents: string } | { error: string } }): string;
+  compile(
+    input: string,
+    callbacks?: { import: (p: string) => { contents: string } | { error: string } },
+  ): string;
 }
 
 export interface CompiledContract {
@@ -96,7 +99,9 @@ function collectSources(roots: string[]): Record<string, string> {
     sources[unit] = text;
     for (const match of text.matchAll(/import\s+(?:[^'"]*?from\s+)?["']([^"']+)["']/g)) {
       const spec = match[1];
-      const next = spec.startsWith(".") ? path.posix.normalize(path.posix.join(path.posix.dirname(unit), spec)) : spec;
+      const next = spec.startsWith(".")
+        ? path.posix.normalize(path.posix.join(path.posix.dirname(unit), spec))
+        : spec;
       queue.push(next);
     }
   }
@@ -108,8 +113,13 @@ function compile(spec: PeerSpec): CompiledSet {
   const solc = require(spec.solcPackage) as Solc;
   const input = {
     language: "Solidity",
-    sources: Object.fromEntries(Object.entries(sources).map(([unit, content]) => [unit, { content }])),
-    settings: { ...spec.settings, outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } } },
+    sources: Object.fromEntries(
+      Object.entries(sources).map(([unit, content]) => [unit, { content }]),
+    ),
+    settings: {
+      ...spec.settings,
+      outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
+    },
   };
   const key = createHash("sha256")
     .update(solc.version())
@@ -121,7 +131,9 @@ function compile(spec: PeerSpec): CompiledSet {
   if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8")) as CompiledSet;
 
   const started = Date.now();
-  process.stdout.write(`bench: compiling ${spec.id} with solc ${solc.version()} (first run only)... `);
+  process.stdout.write(
+    `bench: compiling ${spec.id} with solc ${solc.version()} (first run only)... `,
+  );
   const output = JSON.parse(
     solc.compile(JSON.stringify(input), {
       import: (p: string) => {
@@ -134,10 +146,14 @@ function compile(spec: PeerSpec): CompiledSet {
     }),
   ) as {
     errors?: Array<{ severity: string; formattedMessage: string }>;
-    contracts?: Record<string, Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>>;
+    contracts?: Record<
+      string,
+      Record<string, { abi: unknown[]; evm: { bytecode: { object: string } } }>
+    >;
   };
   const errors = (output.errors ?? []).filter((e) => e.severity === "error");
-  if (errors.length > 0) throw new Error(`${spec.id}: ${errors.map((e) => e.formattedMessage).join("\n")}`);
+  if (errors.length > 0)
+    throw new Error(`${spec.id}: ${errors.map((e) => e.formattedMessage).join("\n")}`);
   const result: CompiledSet = {};
   for (const wanted of spec.wanted) {
     const [unit, name] = wanted.split(":");

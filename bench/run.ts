@@ -16,7 +16,11 @@ import { benchDvp } from "./dvp.js";
 import { benchMarginCalls } from "./margin.js";
 import { benchSeaport } from "./seaport.js";
 
-const parts: Array<{ name: string; target: number; run: (ethers: HardhatEthers) => Promise<BenchRow[]> }> = [
+const parts: Array<{
+  name: string;
+  target: number;
+  run: (ethers: HardhatEthers) => Promise<BenchRow[]>;
+}> = [
   { name: "Collateral operations vs Morpho Blue 1.0.0", target: 1.0, run: benchCollateral },
   { name: "DvP vs DvPFloor", target: 1.25, run: benchDvp },
   { name: "DvP vs Seaport 1.6", target: 1.0, run: benchSeaport },
@@ -32,7 +36,13 @@ for (const part of parts) {
     rows.push(...(await part.run(ethers)));
   } catch (error) {
     console.error(`bench: ${part.name} could not be measured:`, error);
-    rows.push(unmeasured(`${part.name} (all figures)`, part.target, (error as Error).message.split("\n")[0]));
+    rows.push(
+      unmeasured(
+        `${part.name} (all figures)`,
+        part.target,
+        (error as Error).message.split("\n")[0],
+      ),
+    );
   }
   console.log(`bench: ${part.name} done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -17,7 +17,8 @@ import { deployRaw, gasOf, row, unmeasured, type BenchRow } from "./common.js";
 import { compileSeaport } from "./peers.js";
 
 const TARGET = 1.0;
-const NAME = "DvP two-leg ERC-20 settle (caller + EOA signature) vs Seaport 1.6 fulfillOrder ERC-20/ERC-20";
+const NAME =
+  "DvP two-leg ERC-20 settle (caller + EOA signature) vs Seaport 1.6 fulfillOrder ERC-20/ERC-20";
 const ERC20_ITEM = 1;
 
 const ORDER_TYPES = {
@@ -56,7 +57,13 @@ export async function benchSeaport(ethers: HardhatEthers): Promise<BenchRow[]> {
   try {
     compiled = compileSeaport();
   } catch (error) {
-    return [unmeasured(NAME, TARGET, `Seaport could not be compiled: ${(error as Error).message.split("\n")[0]}`)];
+    return [
+      unmeasured(
+        NAME,
+        TARGET,
+        `Seaport could not be compiled: ${(error as Error).message.split("\n")[0]}`,
+      ),
+    ];
   }
   const [seller, buyer] = await ethers.getSigners();
   const chainId = (await ethers.provider.getNetwork()).chainId;
@@ -93,7 +100,9 @@ export async function benchSeaport(ethers: HardhatEthers): Promise<BenchRow[]> {
     nonce: 0x5ea_0000n << 8n,
   };
   const dvpSignature = await signSettlement(buyer, settlement, chainId, dvpAddr);
-  const ours = await gasOf(dvp.connect(seller).settle(settlement, [{ signer: buyer.address, signature: dvpSignature }]));
+  const ours = await gasOf(
+    dvp.connect(seller).settle(settlement, [{ signer: buyer.address, signature: dvpSignature }]),
+  );
 
   // Seaport: the seller signs an order offering the asset for the cash; the buyer fulfils it.
   const [version] = (await seaport.getFunction("information")()) as [string, string, string];
@@ -102,7 +111,13 @@ export async function benchSeaport(ethers: HardhatEthers): Promise<BenchRow[]> {
     offerer: seller.address,
     zone: ethersLib.ZeroAddress,
     offer: [
-      { itemType: ERC20_ITEM, token: assetAddr, identifierOrCriteria: 0n, startAmount: assetAmount, endAmount: assetAmount },
+      {
+        itemType: ERC20_ITEM,
+        token: assetAddr,
+        identifierOrCriteria: 0n,
+        startAmount: assetAmount,
+        endAmount: assetAmount,
+      },
     ],
     consideration: [
       {
@@ -128,15 +143,18 @@ export async function benchSeaport(ethers: HardhatEthers): Promise<BenchRow[]> {
   );
   const assetBefore = await asset.balanceOf(buyer.address);
   const peer = await gasOf(
-    seaport
-      .connect(buyer)
-      .getFunction("fulfillOrder")(
-        { parameters: { ...parameters, totalOriginalConsiderationItems: 1n }, signature },
-        ethersLib.ZeroHash,
-      ),
+    seaport.connect(buyer).getFunction("fulfillOrder")(
+      { parameters: { ...parameters, totalOriginalConsiderationItems: 1n }, signature },
+      ethersLib.ZeroHash,
+    ),
   );
   if ((await asset.balanceOf(buyer.address)) - assetBefore !== assetAmount) {
     throw new Error("Seaport fulfillOrder did not deliver the asset");
   }
-  return [{ ...row(NAME, ours, peer, TARGET), note: `Seaport version ${version}, fresh order-status slot vs fresh nonce word` }];
+  return [
+    {
+      ...row(NAME, ours, peer, TARGET),
+      note: `Seaport version ${version}, fresh order-status slot vs fresh nonce word`,
+    },
+  ];
 }
