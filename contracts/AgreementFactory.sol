@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {AccessManaged} from "@openzeppelin/contracts/access/manager/AccessManaged.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IAgreementFactory} from "./interfaces/IAgreementFactory.sol";
 import {AgreementTerms, EligibilityInput, ICollateralVault} from "./interfaces/ICollateralVault.sol";
@@ -121,6 +122,14 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
     /// @inheritdoc IAgreementFactory
     function agreementAt(uint256 index) external view returns (address) {
         return _agreements[index];
+    }
+
+    /// @inheritdoc IAgreementFactory
+    function agreementsFrom(uint256 start, uint256 count) external view returns (address[] memory vaults) {
+        uint256 total = _agreements.length;
+        uint256 end = start >= total ? start : Math.min(total, start + count);
+        vaults = new address[](end - start);
+        for (uint256 i = start; i < end; ++i) vaults[i - start] = _agreements[i];
     }
 
     /// @inheritdoc IAgreementFactory

@@ -67,6 +67,9 @@ interface IAgreementFactory {
     /// @notice The vault of the `index`-th agreement, in opening order.
     function agreementAt(uint256 index) external view returns (address);
 
+    /// @notice Up to `count` vaults from the `start`-th agreement on, in opening order (fewer at the end).
+    function agreementsFrom(uint256 start, uint256 count) external view returns (address[] memory vaults);
+
     /// @notice The vault implementation every clone delegates to.
     function vaultImplementation() external view returns (address);
 
