@@ -2,6 +2,7 @@
 // wrong and carries the values.
 import { ErrorFragment, Interface, type InterfaceAbi, type Result } from "ethers";
 
+import { formatWad } from "./format.js";
 import {
   AgreementFactory__factory,
   CollateralVault__factory,
@@ -9,15 +10,6 @@ import {
 } from "../types/ethers-contracts/index.js";
 
 const STATES = ["Open", "Pledged", "MarginCall", "ExclusiveControl", "Liquidating", "Released"];
-
-/** Formats an 18-decimal base-currency value for people: 1234500000000000000000n -> "1,234.5". */
-export function formatWad(value: bigint): string {
-  const negative = value < 0n;
-  const abs = negative ? -value : value;
-  const whole = (abs / 10n ** 18n).toLocaleString("en-US");
-  const fraction = (abs % 10n ** 18n).toString().padStart(18, "0").replace(/0+$/, "");
-  return `${negative ? "-" : ""}${whole}${fraction ? "." + fraction : ""}`;
-}
 
 const t = (v: unknown) => new Date(Number(v) * 1000).toISOString();
 type Describe = (a: Result) => string;

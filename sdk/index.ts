@@ -10,6 +10,8 @@
  * - DvP orders: `buildSettlement`, `signSettlement`, `verifySettlementSignature`, `settle`, `cancelNonce`.
  * - Audit trail: `buildAuditTrail(provider, book, vault)` replays every event and reconciles the balances;
  *   `auditTrailToJson` / `auditTrailToCsv` export it.
+ * - Monitor: `new MarginMonitor(keeperSystem).start()` watches agreements 24/7 (see sdk/monitor.ts).
+ * - Optimiser: `optimiseDelivery(...)` picks the cheapest collateral to deliver (see sdk/optimiser.ts).
  * - Errors: every contract revert becomes a `CollateralError` whose message says what was wrong in words.
  *
  * Amounts are `bigint` raw token units (the token's decimals) or base-currency values with 18 decimals (WAD).
@@ -19,3 +21,6 @@ export * from "./deploy.js";
 export * from "./dvp.js";
 export * from "./errors.js";
 export * from "./audit.js";
+export * from "./monitor.js";
+export * from "./optimiser.js";
+export * from "./format.js";

@@ -4,7 +4,7 @@
 import { getAddress } from "ethers";
 
 import type { AgreementStatus, CollateralSystem } from "./agreements.js";
-import { formatWad } from "./errors.js";
+import { formatWad } from "./format.js";
 
 /** One decision about one agreement, written as one JSON log line. */
 export interface MonitorDecision {

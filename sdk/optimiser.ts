@@ -48,6 +48,8 @@
  *      solution is within a few raw units of optimal and `lowerBound` gives the LP bound.
  */
 
+import { formatWad } from "./format.js";
+
 const BPS = 10_000n;
 
 export interface OptimiserAsset {
@@ -407,14 +409,8 @@ function toFloat(v: bigint): number {
   return Number(v);
 }
 
-/** Formats a WAD amount as "1,234.5" (up to 4 decimals, rounded down). */
-export function formatWad(value: bigint): string {
-  const negative = value < 0n;
-  const v = negative ? -value : value;
-  const whole = (v / 10n ** 18n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-  const frac = ((v % 10n ** 18n) / 10n ** 14n).toString().padStart(4, "0").replace(/0+$/, "");
-  return (negative ? "-" : "") + whole + (frac ? "." + frac : "");
-}
+/** Values in messages: four decimals are enough for a person. */
+const formatValue = (value: bigint) => formatWad(value, 4);
 
 function formatBps(bps: bigint): string {
   const whole = bps / 100n;
@@ -463,22 +459,22 @@ function insufficientMessage(
     deliverableCv += (mv * p.haircutFactor[i]) / BPS;
   }
   let message =
-    `cannot reach the requirement of ${formatWad(input.requirement)}: the collateral value is ` +
-    `${formatWad(before)}, so ${formatWad(needed)} is needed, but holdings worth ` +
-    `${formatWad(deliverableMv)} (${formatWad(deliverableCv)} after haircuts) can add at most ` +
-    `${formatWad(add)} after haircuts and caps`;
+    `cannot reach the requirement of ${formatValue(input.requirement)}: the collateral value is ` +
+    `${formatValue(before)}, so ${formatValue(needed)} is needed, but holdings worth ` +
+    `${formatValue(deliverableMv)} (${formatValue(deliverableCv)} after haircuts) can add at most ` +
+    `${formatValue(add)} after haircuts and caps`;
   const binding: string[] = [];
   for (let i = 0; i < assets.length; i++) {
     if (all.counted[i] < all.cv[i]) {
       binding.push(
-        `${assets[i].id} alone is capped at ${formatBps(p.cap[i])}: its ${formatWad(all.cv[i])} after ` +
-          `haircut counts for ${formatWad(all.counted[i])}`,
+        `${assets[i].id} alone is capped at ${formatBps(p.cap[i])}: its ${formatValue(all.cv[i])} after ` +
+          `haircut counts for ${formatValue(all.counted[i])}`,
       );
     }
   }
   if (binding.length > 0) {
     message +=
-      ` (with everything delivered the total before caps would be ${formatWad(all.uncapped)}; ` +
+      ` (with everything delivered the total before caps would be ${formatValue(all.uncapped)}; ` +
       binding.join("; ") +
       ")";
   }
