@@ -1,7 +1,8 @@
 import { createRequire } from "node:module";
 
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
-import { configVariable, defineConfig } from "hardhat/config";
+import { configVariable, defineConfig, task } from "hardhat/config";
+import { ArgumentType } from "hardhat/types/arguments";
 
 const require = createRequire(import.meta.url);
 
@@ -30,8 +31,98 @@ const buildProfile = {
   },
 };
 
+// Tasks for integrators: `npx hardhat collateral:<name> --network <network> --help` lists each one's options.
+const collateralTasks = [
+  task("collateral:deploy", "Deploys the system and writes deployments/<network>.json")
+    .addOption({
+      name: "guardian",
+      description: "Who may pause new risk (default: the deployer)",
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .setAction(() => import("./scripts/tasks/deploy.js"))
+    .build(),
+  task(
+    "collateral:open",
+    "Opens an agreement as pledgor from a JSON agreement file (terms and schedule)",
+  )
+    .addOption({
+      name: "file",
+      description: "Path of the agreement file",
+      type: ArgumentType.STRING_WITHOUT_DEFAULT,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "account",
+      description: "Index of the signing account",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .setAction(() => import("./scripts/tasks/open.js"))
+    .build(),
+  task(
+    "collateral:deposit",
+    "Posts collateral to an agreement (the amount in whole tokens, e.g. 1250.5)",
+  )
+    .addOption({
+      name: "vault",
+      description: "The agreement's vault",
+      type: ArgumentType.STRING_WITHOUT_DEFAULT,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "asset",
+      description: "The eligible asset",
+      type: ArgumentType.STRING_WITHOUT_DEFAULT,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "amount",
+      description: "Whole tokens, with at most the token's decimals",
+      type: ArgumentType.STRING_WITHOUT_DEFAULT,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "account",
+      description: "Index of the signing account",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .setAction(() => import("./scripts/tasks/deposit.js"))
+    .build(),
+  task("collateral:status", "Prints the status of one agreement, or of all")
+    .addOption({
+      name: "vault",
+      description: "One agreement's vault (default: all)",
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .setAction(() => import("./scripts/tasks/status.js"))
+    .build(),
+  task(
+    "collateral:monitor",
+    "Runs the margin monitor: re-values agreements each block, calls margin, reports defaults",
+  )
+    .addFlag({ name: "once", description: "One pass, then exit" })
+    .addOption({
+      name: "interval",
+      description: "Milliseconds between polls for a new block",
+      type: ArgumentType.INT,
+      defaultValue: 2_000,
+    })
+    .addOption({
+      name: "account",
+      description: "Index of the signing account",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    })
+    .setAction(() => import("./scripts/tasks/monitor.js"))
+    .build(),
+];
+
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
+  tasks: collateralTasks,
   solidity: {
     profiles: {
       default: buildProfile,

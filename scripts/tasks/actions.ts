@@ -1,0 +1,281 @@
+// What the `collateral:*` Hardhat tasks do, as plain functions over a network connection, so integrators can
+// call them from their own scripts and tests can drive them on one chain. Bad input throws a TaskInputError
+// whose message says what was wrong, before anything is sent.
+import { readFileSync } from "node:fs";
+
+import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
+import { Contract, ZeroAddress, isAddress } from "ethers";
+
+import {
+  CollateralSystem,
+  MarginMonitor,
+  deploySystem,
+  formatWad,
+  loadAddressBook,
+  parseAmount,
+  type AddressBook,
+  type AgreementStatus,
+  type AgreementTerms,
+  type EligibilityLine,
+  InputError,
+} from "../../sdk/index.js";
+
+/** A task argument the task refuses, with the reason in words. */
+export class TaskInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TaskInputError";
+  }
+}
+
+export interface TaskContext {
+  ethers: HardhatEthers;
+  networkName: string;
+  /** Folder holding the address books. */
+  deployments?: string;
+  log?: (line: string) => void;
+}
+
+function required(value: string | undefined, option: string): string {
+  if (value === undefined || value === "") throw new TaskInputError(`${option} is required`);
+  return value;
+}
+
+function requireAddress(value: string, what: string): string {
+  if (!isAddress(value)) throw new TaskInputError(`${what} "${value}" is not an address`);
+  return value;
+}
+
+async function book(ctx: TaskContext): Promise<AddressBook> {
+  let loaded: AddressBook;
+  try {
+    loaded = loadAddressBook(ctx.networkName, ctx.deployments);
+  } catch (error) {
+    throw new TaskInputError((error as Error).message);
+  }
+  const factory = loaded.contracts.AgreementFactory.address;
+  if ((await ctx.ethers.provider.getCode(factory)) === "0x") {
+    throw new TaskInputError(
+      `the address book for "${ctx.networkName}" names a factory at ${factory}, but this network has no contract there ` +
+        "(the embedded network starts empty on every run: run `npx hardhat node` and pass --network localhost)",
+    );
+  }
+  return loaded;
+}
+
+async function signer(ctx: TaskContext, account: number) {
+  const signers = await ctx.ethers.getSigners();
+  if (!Number.isInteger(account) || account < 0 || account >= signers.length) {
+    throw new TaskInputError(
+      `account ${account} does not exist: this network has ${signers.length} accounts (0..${signers.length - 1})`,
+    );
+  }
+  return signers[account];
+}
+
+async function knownVault(system: CollateralSystem, vault: string): Promise<string> {
+  requireAddress(vault, "vault");
+  if (!(await system.factory.isVault(vault))) {
+    throw new TaskInputError(
+      `${vault} is not an agreement of the factory at ${system.book.contracts.AgreementFactory.address}`,
+    );
+  }
+  return vault;
+}
+
+/** collateral:deploy */
+export async function deployAction(
+  ctx: TaskContext,
+  args: { guardian: string },
+): Promise<AddressBook> {
+  const [deployer] = await ctx.ethers.getSigners();
+  const guardian = args.guardian ? requireAddress(args.guardian, "guardian") : undefined;
+  const result = await deploySystem(deployer, {
+    network: ctx.networkName,
+    guardian,
+    writeTo: ctx.deployments ?? "deployments",
+  });
+  ctx.log?.(
+    `deployed to ${ctx.networkName} (chain ${result.chainId}); address book ${ctx.deployments ?? "deployments"}/${ctx.networkName}.json`,
+  );
+  for (const [name, c] of Object.entries(result.contracts))
+    ctx.log?.(`  ${name.padEnd(17)} ${c.address}`);
+  return result;
+}
+
+/** The JSON file `collateral:open` reads: terms in base-currency units (decimal strings) and the schedule. */
+export interface AgreementFile {
+  securedParty: string;
+  controlAgent?: string;
+  salt?: string;
+  terms: Record<keyof AgreementTerms, string | number>;
+  schedule: {
+    asset: string;
+    feed: string;
+    kind: "ERC20" | "ERC4626";
+    maxPriceAge: number;
+    minAnswer: string;
+    maxAnswer: string;
+    haircutBps: number;
+    concentrationCapBps: number;
+  }[];
+}
+
+const WAD_TERMS = new Set([
+  "threshold",
+  "independentAmount",
+  "minimumTransferAmount",
+  "roundingAmount",
+]);
+const TERM_NAMES: (keyof AgreementTerms)[] = [
+  "threshold",
+  "independentAmount",
+  "minimumTransferAmount",
+  "roundingAmount",
+  "curePeriod",
+  "scheduleNoticePeriod",
+  "disputeWindow",
+  "liquidationPenaltyBps",
+  "maxLiquidationDiscountBps",
+];
+
+/** Reads and checks an agreement file; amounts in the terms are base-currency decimals, e.g. "100000.50". */
+export function parseAgreementFile(path: string): {
+  securedParty: string;
+  controlAgent: string;
+  salt?: string;
+  terms: AgreementTerms;
+  schedule: EligibilityLine[];
+} {
+  let file: AgreementFile;
+  try {
+    file = JSON.parse(readFileSync(path, "utf8")) as AgreementFile;
+  } catch (error) {
+    throw new TaskInputError(`cannot read the agreement file ${path}: ${(error as Error).message}`);
+  }
+  const terms = {} as AgreementTerms;
+  for (const name of TERM_NAMES) {
+    const raw = file.terms?.[name];
+    if (raw === undefined) throw new TaskInputError(`the agreement file's terms miss "${name}"`);
+    try {
+      terms[name] = WAD_TERMS.has(name)
+        ? parseAmount(String(raw), 18, "a base-currency amount")
+        : BigInt(raw);
+    } catch (error) {
+      throw new TaskInputError(`term "${name}": ${(error as Error).message}`);
+    }
+  }
+  if (!Array.isArray(file.schedule) || file.schedule.length === 0)
+    throw new TaskInputError("the agreement file lists no eligible assets");
+  const schedule = file.schedule.map((line, i): EligibilityLine => {
+    if (line.kind !== "ERC20" && line.kind !== "ERC4626")
+      throw new TaskInputError(`schedule line ${i}: kind must be "ERC20" or "ERC4626"`);
+    return {
+      asset: requireAddress(line.asset, `schedule line ${i} asset`),
+      feed: requireAddress(line.feed, `schedule line ${i} feed`),
+      kind: line.kind === "ERC20" ? 0 : 1,
+      maxPriceAge: BigInt(line.maxPriceAge),
+      minAnswer: BigInt(line.minAnswer),
+      maxAnswer: BigInt(line.maxAnswer),
+      haircutBps: BigInt(line.haircutBps),
+      concentrationCapBps: BigInt(line.concentrationCapBps),
+    };
+  });
+  return {
+    securedParty: requireAddress(file.securedParty, "securedParty"),
+    controlAgent: file.controlAgent
+      ? requireAddress(file.controlAgent, "controlAgent")
+      : ZeroAddress,
+    salt: file.salt,
+    terms,
+    schedule,
+  };
+}
+
+/** collateral:open — the signer at `account` opens the agreement as pledgor. */
+export async function openAction(
+  ctx: TaskContext,
+  args: { file?: string; account: number },
+): Promise<string> {
+  const agreement = parseAgreementFile(required(args.file, "--file"));
+  const pledgor = await signer(ctx, args.account);
+  const system = new CollateralSystem(await book(ctx), pledgor);
+  const { vault } = await system.openAgreement({ pledgor: pledgor.address, ...agreement });
+  ctx.log?.(
+    `opened agreement ${vault} (pledgor ${pledgor.address}, secured party ${agreement.securedParty})`,
+  );
+  return vault;
+}
+
+/** collateral:deposit — posts a human amount ("1250.5") of an eligible asset, approving only what is missing. */
+export async function depositAction(
+  ctx: TaskContext,
+  args: { vault?: string; asset?: string; amount?: string; account: number },
+) {
+  const asset = requireAddress(required(args.asset, "--asset"), "asset");
+  const amountText = required(args.amount, "--amount");
+  const from = await signer(ctx, args.account);
+  const system = new CollateralSystem(await book(ctx), from);
+  const vault = await knownVault(system, required(args.vault, "--vault"));
+  const agreement = system.agreement(vault);
+  const line = await agreement.vault.eligibility(asset);
+  if (line.feed === ZeroAddress) {
+    throw new TaskInputError(`asset ${asset} is not eligible collateral for agreement ${vault}`);
+  }
+  const token = new Contract(
+    asset,
+    ["function decimals() view returns (uint8)", "function symbol() view returns (string)"],
+    from,
+  );
+  const [decimals, symbol] = [Number(await token.decimals()), String(await token.symbol())];
+  let amount: bigint;
+  try {
+    amount = parseAmount(amountText, decimals, symbol);
+  } catch (error) {
+    throw new TaskInputError((error as InputError).message);
+  }
+  const result = await agreement.deposit(asset, amount);
+  ctx.log?.(`deposited ${amountText} ${symbol} into ${vault} (transaction ${result.hash})`);
+  return result;
+}
+
+function describeStatus(s: AgreementStatus): string {
+  const coverage =
+    s.coverageBps === undefined
+      ? "no requirement"
+      : `coverage ${(Number(s.coverageBps) / 100).toFixed(2)}%`;
+  const call =
+    s.callAmount > 0n
+      ? `; open call ${formatWad(s.callAmount, 2)} due ${new Date(Number(s.callDeadline) * 1000).toISOString()}`
+      : "";
+  return `${s.vault} ${s.state}: collateral ${formatWad(s.collateralValue, 2)} / requirement ${formatWad(s.requirement, 2)}, ${coverage}${call}${s.pricesValid ? "" : " (a price is invalid)"}`;
+}
+
+/** collateral:status — one agreement, or every agreement of the factory. */
+export async function statusAction(
+  ctx: TaskContext,
+  args: { vault: string },
+): Promise<AgreementStatus[]> {
+  const system = new CollateralSystem(await book(ctx), ctx.ethers.provider);
+  const vaults = args.vault ? [await knownVault(system, args.vault)] : await system.agreements();
+  const statuses = vaults.length ? await system.statusOf(vaults) : [];
+  for (const s of statuses) ctx.log?.(describeStatus(s));
+  if (!statuses.length) ctx.log?.("no agreements yet");
+  return statuses;
+}
+
+/** collateral:monitor — one pass with `once`, else follows new blocks until interrupted. */
+export async function monitorAction(
+  ctx: TaskContext,
+  args: { once: boolean; account: number; interval: number },
+) {
+  const keeper = await signer(ctx, args.account);
+  const monitor = new MarginMonitor(new CollateralSystem(await book(ctx), keeper), {
+    pollIntervalMs: args.interval,
+    log: ctx.log ?? ((line) => console.log(line)),
+  });
+  if (args.once) return monitor.runOnce();
+  process.once("SIGINT", () => monitor.stop());
+  await monitor.start();
+  return undefined;
+}

@@ -1,0 +1,117 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+import { expect } from "chai";
+import { network } from "hardhat";
+
+import {
+  TaskInputError,
+  depositAction,
+  deployAction,
+  monitorAction,
+  openAction,
+  statusAction,
+  type TaskContext,
+} from "../scripts/tasks/actions.js";
+
+describe("collateral:* tasks", function () {
+  it("deploy, open, deposit, status and monitor validate their input and work end to end", async function () {
+    const { ethers } = await network.create();
+    const [, , securedParty] = await ethers.getSigners();
+    const folder = mkdtempSync(path.join(tmpdir(), "tasks-"));
+    const lines: string[] = [];
+    const ctx: TaskContext = {
+      ethers,
+      networkName: "tasks-test",
+      deployments: folder,
+      log: (l) => lines.push(l),
+    };
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => "no error",
+        (e: Error) =>
+          e instanceof TaskInputError ? e.message : `unexpected ${e.name}: ${e.message}`,
+      );
+
+    expect(await failure(statusAction(ctx, { vault: "" }))).to.match(
+      /^no address book for "tasks-test"/,
+    );
+    await deployAction(ctx, { guardian: "" });
+    await statusAction(ctx, { vault: "" });
+    expect(lines.at(-1)).to.equal("no agreements yet");
+
+    const tbill = await ethers.deployContract("MockERC20", ["T-Bill", "TBILL", 6]);
+    const feed = await ethers.deployContract("MockPriceFeed", [8, 100_000_000n]);
+    const file = path.join(folder, "agreement.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        securedParty: securedParty.address,
+        terms: {
+          threshold: "0",
+          independentAmount: "1000.5",
+          minimumTransferAmount: "100",
+          roundingAmount: "10",
+          curePeriod: 86400,
+          scheduleNoticePeriod: 172800,
+          disputeWindow: 86400,
+          liquidationPenaltyBps: 500,
+          maxLiquidationDiscountBps: 300,
+        },
+        schedule: [
+          {
+            asset: await tbill.getAddress(),
+            feed: await feed.getAddress(),
+            kind: "ERC20",
+            maxPriceAge: 86400,
+            minAnswer: "1",
+            maxAnswer: "100000000000",
+            haircutBps: 200,
+            concentrationCapBps: 10000,
+          },
+        ],
+      }),
+    );
+    expect(await failure(openAction(ctx, { account: 0 }))).to.equal("--file is required");
+    expect(
+      await failure(openAction(ctx, { file: path.join(folder, "missing.json"), account: 0 })),
+    ).to.match(/^cannot read the agreement file/);
+    expect(await failure(openAction(ctx, { file, account: 99 }))).to.match(
+      /^account 99 does not exist/,
+    );
+    const vault = await openAction(ctx, { file, account: 1 });
+
+    const [, pledgor] = await ethers.getSigners();
+    await tbill.mint(pledgor.address, 10_000_000_000n);
+    const other = await ethers.deployContract("MockERC20", ["Other", "OTH", 18]);
+    const asset = await tbill.getAddress();
+    expect(
+      await failure(
+        depositAction(ctx, { vault: securedParty.address, asset, amount: "1", account: 1 }),
+      ),
+    ).to.match(/is not an agreement of the factory/);
+    expect(
+      await failure(
+        depositAction(ctx, { vault, asset: await other.getAddress(), amount: "1", account: 1 }),
+      ),
+    ).to.match(/is not eligible collateral/);
+    expect(
+      await failure(depositAction(ctx, { vault, asset, amount: "1.1234567", account: 1 })),
+    ).to.equal('"1.1234567" has 7 decimals, but TBILL has only 6');
+    expect(
+      await failure(depositAction(ctx, { vault, asset: "0x1234", amount: "1", account: 1 })),
+    ).to.equal('asset "0x1234" is not an address');
+    await depositAction(ctx, { vault, asset, amount: "1250.5", account: 1 });
+
+    const [status] = await statusAction(ctx, { vault });
+    expect(status.positions[0].balance).to.equal(1_250_500_000n);
+    expect(status.requirement).to.equal(1_000_500_000_000_000_000_000n);
+    expect(lines.at(-1)).to.match(
+      /Open: collateral 1,225\.49 \/ requirement 1,000\.5, coverage 122\.48%/,
+    );
+
+    const report = await monitorAction(ctx, { once: true, account: 3, interval: 10 });
+    expect(report!.revalued).to.equal(1);
+  });
+});
