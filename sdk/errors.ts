@@ -51,6 +51,8 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
     `minimum transfer amount ${formatWad(a[2])}`,
   "MarginCallAlreadyOpen(uint256,uint256)": (a) =>
     `a margin call for ${formatWad(a[0])} is already open until ${t(a[1])}`,
+  "MarginCallCured(uint256,uint256)": (a) =>
+    `the margin call is cured: collateral value ${formatWad(a[0])} meets the requirement of ${formatWad(a[1])}, so it is no default`,
   "CureDeadlineNotPassed(uint256,uint256)": (a) =>
     `the cure deadline ${t(a[0])} has not passed (now ${t(a[1])})`,
   "ExcessBelowMinimumTransfer(uint256,uint256)": (a) =>

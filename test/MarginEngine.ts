@@ -223,6 +223,21 @@ describe("Margin engine", function () {
     await expect(vault.connect(sys.outsider).closeMarginCall()).to.emit(vault, "MarginCallMet");
   });
 
+  it("refuses a default on a call cured by a price recovery, even past its deadline", async function () {
+    const vault = await pledgedAgreement();
+    await sys.tbillFeed.setAnswer(price8(90n));
+    await vault.issueMarginCall();
+    await advance(ONE_DAY + 1n, 100n); // the price is back at $1 and the call was never closed
+    await expect(vault.connect(sys.outsider).declareDefault())
+      .to.be.revertedWithCustomError(vault, "MarginCallCured")
+      .withArgs(USD(1_078_000n), USD(1_000_000n));
+    await expect(
+      vault.connect(sys.securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("notice")),
+    ).to.be.revertedWithCustomError(vault, "MarginCallCured");
+    await vault.connect(sys.outsider).closeMarginCall();
+    expect(await vault.state()).to.equal(VaultState.Pledged);
+  });
+
   it("skips a top-up asset whose source revoked its allowance and pulls the next in cost order", async function () {
     const vault = await pledgedAgreement();
     const { admin: treasury } = sys;

@@ -219,6 +219,9 @@ interface ICollateralVault {
     error MarginCallAlreadyOpen(uint256 amount, uint256 deadline);
     /// @notice The margin call's cure deadline `deadline` has not passed yet.
     error CureDeadlineNotPassed(uint256 deadline, uint256 nowTs);
+    /// @notice The open call is cured: collateral value `collateralValue` meets the requirement `requirement`, so it
+    /// is no default (anyone may close it with `closeMarginCall`).
+    error MarginCallCured(uint256 collateralValue, uint256 requirement);
     /// @notice The collateral's excess `excess` over the requirement is below the minimum transfer amount.
     error ExcessBelowMinimumTransfer(uint256 excess, uint256 minimumTransferAmount);
     /// @notice The exposure set at `setAt` can no longer be disputed: the window of `window` seconds has closed.

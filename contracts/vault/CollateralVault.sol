@@ -177,8 +177,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (msg.sender == pledgor) reason = DEFAULT_BY_PLEDGOR_CONSENT;
         else if (msg.sender == controlAgent && controlAgent != address(0)) reason = DEFAULT_BY_CONTROL_AGENT;
         else if (current == VaultState.MarginCall) {
-            uint256 deadline = _callDeadline;
-            if (block.timestamp <= deadline) revert CureDeadlineNotPassed(deadline, block.timestamp);
+            _requireUnmetCallPastDeadline();
             reason = DEFAULT_BY_UNMET_MARGIN_CALL;
         } else revert Unauthorized(msg.sender, controlAgent);
         _defaultReason = reason;
@@ -191,7 +190,8 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         VaultState current = _state;
         if (current != VaultState.Pledged && current != VaultState.MarginCall) revert InvalidState(current);
         if (_defaultReason == 0) {
-            if (current != VaultState.MarginCall || block.timestamp <= _callDeadline) revert NoDefault();
+            if (current != VaultState.MarginCall) revert NoDefault();
+            _requireUnmetCallPastDeadline();
             _defaultReason = DEFAULT_BY_UNMET_MARGIN_CALL;
             emit DefaultDeclared(msg.sender, DEFAULT_BY_UNMET_MARGIN_CALL);
         }
@@ -642,6 +642,16 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     function _roundUp(uint256 value, uint256 rounding) private pure returns (uint256) {
         if (rounding == 0) return value;
         return Math.mulDiv(value, 1, rounding, Math.Rounding.Ceil) * rounding;
+    }
+
+    /// @dev An open call is a default only once its cure deadline has passed and the collateral (valued on valid
+    /// prices) is still short: a call cured by a price recovery but not yet closed is no default.
+    function _requireUnmetCallPastDeadline() private view {
+        uint256 deadline = _callDeadline;
+        if (block.timestamp <= deadline) revert CureDeadlineNotPassed(deadline, block.timestamp);
+        uint256 value = collateralValue();
+        uint256 required = callableRequirement();
+        if (value >= required) revert MarginCallCured(value, required);
     }
 
     function _requireUnderExclusiveControl() private view {
