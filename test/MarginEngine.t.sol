@@ -414,7 +414,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         _mintAsset((r >> 12) % 4, l.buyer, cashAmount);
         vm.prank(l.buyer);
         IERC20(cash).approve(address(l.dvp), cashAmount);
-        // Generous: `block.timestamp` after the test's `vm.warp` may read the cached pre-warp value under via-IR.
+        // Generous: via-IR may move this `block.timestamp` read across the test's `vm.warp`.
         uint256 deadline = block.timestamp + 30 days;
         bytes memory signature = _signSettlement(
             l.dvp,
@@ -529,10 +529,10 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         e = bound(e, 0, 1e30);
         p = _r(seed, "p=e") % 4 == 0 ? e : bound(p, 0, 1e30);
         _setExposure(v, e);
-        uint256 setAt = block.timestamp;
+        // Times are constants and locals, never `block.timestamp`: via-IR treats the timestamp as constant within
+        // a transaction and may re-read it after the `vm.warp` below.
+        uint256 setAt = START;
         uint256 window = v.terms().disputeWindow;
-        // The time is kept in a local: under via-IR, `block.timestamp` read after `vm.warp` in the same test
-        // can be the cached pre-warp value.
         uint256 nowTs = setAt + bound(elapsed, 0, 2 * window + 1);
         vm.warp(nowTs);
         _refreshFeeds();
@@ -1031,10 +1031,11 @@ contract MarginEngineInvariantTest is VaultFixture {
     /// release), so the campaign's liquidation actions are known to work from the handler.
     function test_HandlerLiquidationPathWorks() public {
         CollateralVault v = handler.vaults()[0];
-        handler.setExposure(0, type(uint256).max);
+        _setExposure(v, (v.collateralValue() * 3) / 2);
         handler.issueMarginCall(0);
         assertTrue(v.state() == VaultState.MarginCall, "call open");
-        handler.warp(2 days);
+        vm.warp(START + 2 days);
+        _refreshFeeds();
         handler.takeControl(0);
         assertTrue(v.state() == VaultState.ExclusiveControl, "exclusive control");
         handler.liquidate(2, 0, 1e18, 10_000);
