@@ -302,14 +302,14 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// collateral at oracle value) more than exposure plus penalty as frozen at the notice; a sale below oracle
     /// value less the maximum discount reverts `SalePriceTooLow`; release returns everything left to the pledgor.
     function testFuzz_LiquidationBounded(uint256 seed, uint256 exposure, bool viaDeclare) public {
-        Liquidation memory l;
+        Liquidation memory liq;
         CollateralVault v;
         {
             AgreementTerms memory t = _terms();
             t.liquidationPenaltyBps = uint16(bound(_r(seed, "penalty"), 0, 5_000));
             t.maxLiquidationDiscountBps = uint16(bound(_r(seed, "discount"), 0, 5_000));
-            l.penaltyBps = t.liquidationPenaltyBps;
-            l.maxDiscountBps = t.maxLiquidationDiscountBps;
+            liq.penaltyBps = t.liquidationPenaltyBps;
+            liq.maxDiscountBps = t.maxLiquidationDiscountBps;
             v = _open(bytes32(0), t, _defaultSchedule());
         }
         for (uint256 i; i < 4; ++i) {
@@ -319,9 +319,9 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         _pledge(v);
         {
             uint256 value = v.collateralValue();
-            l.exposure = bound(exposure, value + 1, value * 3 + 1);
+            liq.exposure = bound(exposure, value + 1, value * 3 + 1);
         }
-        _setExposure(v, l.exposure);
+        _setExposure(v, liq.exposure);
         vm.prank(KEEPER);
         v.issueMarginCall();
         (, , , , uint256 deadline) = v.marginState();
@@ -335,11 +335,11 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         v.deliverNoticeOfExclusiveControl(keccak256("notice"));
         assertTrue(v.state() == VaultState.ExclusiveControl, "exclusive control after the unmet call");
 
-        (l.amountDue, ) = v.appropriation();
-        assertEq(l.amountDue, l.exposure + Math.mulDiv(l.exposure, l.penaltyBps, BPS), "amount due frozen");
-        l.dvp = IDvPSettlement(factory.settlement());
-        l.buyerKey = bound(_r(seed, "buyer"), 1, 1e70);
-        l.buyer = vm.addr(l.buyerKey);
+        (liq.amountDue, ) = v.appropriation();
+        assertEq(liq.amountDue, liq.exposure + Math.mulDiv(liq.exposure, liq.penaltyBps, BPS), "amount due frozen");
+        liq.dvp = IDvPSettlement(factory.settlement());
+        liq.buyerKey = bound(_r(seed, "buyer"), 1, 1e70);
+        liq.buyer = vm.addr(liq.buyerKey);
 
         for (uint256 step; step < 12; ++step) {
             uint256 r = _r(seed, "step", step);
@@ -349,13 +349,13 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
                 uint256 price = (uint256(feeds[k].answer()) * bound(r >> 16, 5_000, 15_000)) / BPS;
                 feeds[k].setAnswer(int256(bound(price, 1e4, 1e14)));
             } else if (op == 1) {
-                _instructOne(v, l, r);
+                _instructOne(v, liq, r);
             } else {
-                _sellOne(v, l, r, step);
+                _sellOne(v, liq, r, step);
             }
             (, uint256 appropriated) = v.appropriation();
-            assertEq(appropriated, l.received, "appropriated == value received by the secured party");
-            assertLe(l.received, Math.mulDiv(l.exposure, BPS + l.penaltyBps, BPS), "promise 5");
+            assertEq(appropriated, liq.received, "appropriated == value received by the secured party");
+            assertLe(liq.received, Math.mulDiv(liq.exposure, BPS + liq.penaltyBps, BPS), "promise 5");
         }
 
         // Release: the surplus goes back to the pledgor.
@@ -371,32 +371,32 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         }
     }
 
-    function _instructOne(CollateralVault v, Liquidation memory l, uint256 r) internal {
+    function _instructOne(CollateralVault v, Liquidation memory liq, uint256 r) internal {
         address asset = assets[(r >> 8) % 4];
         uint256 balance = v.balanceOf(asset);
         if (balance == 0) return;
         uint256 amount = bound(r >> 16, 1, Math.max(1, balance >> ((r >> 240) % 40)));
         uint256 value = v.valueOfHolding(asset, amount);
-        bool ok = l.received + value <= l.amountDue;
+        bool ok = liq.received + value <= liq.amountDue;
         uint256 before = IERC20(asset).balanceOf(SECURED);
         if (!ok) {
             vm.expectRevert(
                 abi.encodeWithSelector(
                     ICollateralVault.AppropriationExceedsAmountDue.selector,
-                    l.received + value,
-                    l.amountDue
+                    liq.received + value,
+                    liq.amountDue
                 )
             );
         }
         vm.prank((r >> 10) % 2 == 0 ? SECURED : AGENT);
         v.instructTransfer(asset, amount, SECURED);
         if (ok) {
-            l.received += value;
+            liq.received += value;
             assertEq(IERC20(asset).balanceOf(SECURED), before + amount, "instructed to the secured party");
         }
     }
 
-    function _sellOne(CollateralVault v, Liquidation memory l, uint256 r, uint256 step) internal {
+    function _sellOne(CollateralVault v, Liquidation memory liq, uint256 r, uint256 step) internal {
         address asset = assets[(r >> 8) % 4];
         address cash = assets[(r >> 12) % 4];
         uint256 balance = v.balanceOf(asset);
@@ -406,43 +406,43 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         // Anything from 60% to 110% of the asset's oracle value.
         uint256 cashAmount = _cashFor(v, cash, Math.mulDiv(assetValue, bound(r >> 100, 6_000, 11_000), BPS));
         uint256 cashValue = v.valueOfHolding(cash, cashAmount);
-        uint256 minimum = Math.mulDiv(assetValue, BPS - l.maxDiscountBps, BPS);
+        uint256 minimum = Math.mulDiv(assetValue, BPS - liq.maxDiscountBps, BPS);
 
-        _mintAsset((r >> 12) % 4, l.buyer, cashAmount);
-        vm.prank(l.buyer);
-        IERC20(cash).approve(address(l.dvp), cashAmount);
+        _mintAsset((r >> 12) % 4, liq.buyer, cashAmount);
+        vm.prank(liq.buyer);
+        IERC20(cash).approve(address(liq.dvp), cashAmount);
         // Generous: via-IR may move this `block.timestamp` read across the test's `vm.warp`.
         uint256 deadline = block.timestamp + 30 days;
         bytes memory signature = _signSettlement(
-            l.dvp,
-            _saleSettlement(address(v), asset, amount, cash, cashAmount, l.buyer, SECURED, deadline, step),
-            l.buyerKey
+            liq.dvp,
+            _saleSettlement(address(v), asset, amount, cash, cashAmount, liq.buyer, SECURED, deadline, step),
+            liq.buyerKey
         );
 
         uint256 securedBefore = IERC20(cash).balanceOf(SECURED);
-        uint256 buyerAssetBefore = IERC20(asset).balanceOf(l.buyer);
+        uint256 buyerAssetBefore = IERC20(asset).balanceOf(liq.buyer);
         bool ok;
         if (cashValue < minimum) {
             vm.expectRevert(abi.encodeWithSelector(ICollateralVault.SalePriceTooLow.selector, cashValue, minimum));
-        } else if (l.received + cashValue > l.amountDue) {
+        } else if (liq.received + cashValue > liq.amountDue) {
             vm.expectRevert(
                 abi.encodeWithSelector(
                     ICollateralVault.AppropriationExceedsAmountDue.selector,
-                    l.received + cashValue,
-                    l.amountDue
+                    liq.received + cashValue,
+                    liq.amountDue
                 )
             );
         } else {
             ok = true;
         }
         vm.prank((r >> 11) % 2 == 0 ? SECURED : AGENT);
-        v.liquidate(asset, amount, cash, cashAmount, l.buyer, deadline, step, signature);
+        v.liquidate(asset, amount, cash, cashAmount, liq.buyer, deadline, step, signature);
         if (ok) {
-            l.received += cashValue;
+            liq.received += cashValue;
             assertTrue(v.state() == VaultState.Liquidating, "liquidating");
             assertEq(IERC20(cash).balanceOf(SECURED), securedBefore + cashAmount, "cash to the secured party");
             if (asset != cash) {
-                assertEq(IERC20(asset).balanceOf(l.buyer), buyerAssetBefore + amount, "asset to the buyer");
+                assertEq(IERC20(asset).balanceOf(liq.buyer), buyerAssetBefore + amount, "asset to the buyer");
             }
             assertEq(v.balanceOf(asset), balance - amount, "debited");
             assertEq(IERC20(asset).balanceOf(address(v)), balance - amount, "held == accounted");
