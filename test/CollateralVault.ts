@@ -206,9 +206,14 @@ describe("CollateralVault", function () {
         .to.be.revertedWithCustomError(vault, "InvalidConsentSignature")
         .withArgs(sys.securedParty.address);
       const signature = await sys.securedParty.signTypedData(domain, types, value);
-      expect(ethersLib.TypedDataEncoder.hash(domain, types, value)).to.equal(
-        await vault.pledgeConsentDigest(deadline),
-      );
+      // The vault's ERC-5267 domain is the one the SDK signs against.
+      const [, name, version, domainChainId, verifyingContract] = await vault.eip712Domain();
+      expect([name, version, domainChainId, verifyingContract]).to.deep.equal([
+        "CollateralVault",
+        "1",
+        chainId,
+        domain.verifyingContract,
+      ]);
       await expect(vault.connect(sys.pledgor).pledgeWithSignature(deadline, signature))
         .to.emit(vault, "PledgeConsented")
         .withArgs(sys.securedParty.address, value.termsHash, true);

@@ -215,7 +215,8 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
             }
             slack = Math.max(slack, v.valueOfHolding(a, 2) + 4);
         }
-        assertLe(pulledValue, callAmount, "never more than the call");
+        // The smallest amount covering the call: at most the last indivisible raw unit beyond it.
+        assertLe(pulledValue, callAmount + slack, "never more than the call, but for the last raw unit");
 
         if (revokeFirst) {
             address first = assets[c.order[0]];
@@ -656,7 +657,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
 
     // ------------------------------------------------------------ regression candidates
 
-    // REGRESSION (contract behaviour; fails today, so it is commented out to keep the suite green).
+    // REGRESSION, fixed: the top-up now pulls the smallest amount that covers the call.
     // `issueMarginCall` promises that a configured top-up source is pulled at once and that a call so met closes
     // in the same transaction. But `_pullTopUps` sizes every pull to be worth *at most* the call amount (each
     // amount and each value rounded down), so when the call amount equals the shortfall (rounding amount 0, or a
@@ -669,27 +670,27 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     // 1,000,000e18, a source holding and approving 1,000,000 WETH (3,000, 10% haircut) with an unlimited cap;
     // `issueMarginCall()` pulls 7.407407407407407407 WETH worth 19,999.9999999999999989e18 after haircut, the
     // collateral value is 1,100 wei short of the requirement, and it returns false with the call left open.
-    // function testRegression_TopUpWithPlentyMeetsCall() public {
-    //     CollateralVault v = _openDefault(1); // rounding amount 0, MTA 0
-    //     _deposit(v, 0, 1_000_000e6); // 980,000e18 after the 2% haircut
-    //     _pledge(v);
-    //     _setExposure(v, 1_000_000e18); // shortfall 20,000e18
-    //     _mintAsset(2, SOURCE, 1_000_000e18);
-    //     vm.prank(SOURCE);
-    //     eth18.approve(address(v), type(uint256).max);
-    //     address[] memory topUpAssets = new address[](1);
-    //     topUpAssets[0] = address(eth18);
-    //     uint256[] memory caps = new uint256[](1);
-    //     caps[0] = type(uint256).max;
-    //     vm.prank(PLEDGOR);
-    //     v.configureTopUp(SOURCE, topUpAssets, caps);
-    //     vm.prank(KEEPER);
-    //     bool met = v.issueMarginCall();
-    //     assertEq(v.collateralValue(), 1_000_000e18 - 1_100, "1,100 wei short");
-    //     assertTrue(met, "a source with a million ETH meets a 20,000 call");
-    // }
+    function testRegression_TopUpWithPlentyMeetsCall() public {
+        CollateralVault v = _openDefault(1); // rounding amount 0, MTA 0
+        _deposit(v, 0, 1_000_000e6); // 980,000e18 after the 2% haircut
+        _pledge(v);
+        _setExposure(v, 1_000_000e18); // shortfall 20,000e18
+        _mintAsset(2, SOURCE, 1_000_000e18);
+        vm.prank(SOURCE);
+        eth18.approve(address(v), type(uint256).max);
+        address[] memory topUpAssets = new address[](1);
+        topUpAssets[0] = address(eth18);
+        uint256[] memory caps = new uint256[](1);
+        caps[0] = type(uint256).max;
+        vm.prank(PLEDGOR);
+        v.configureTopUp(SOURCE, topUpAssets, caps);
+        vm.prank(KEEPER);
+        bool met = v.issueMarginCall();
+        assertTrue(met, "a source with a million ETH meets a 20,000 call");
+        assertGe(v.collateralValue(), v.callableRequirement(), "covered");
+    }
 
-    // REGRESSION (contract behaviour; fails today, so it is commented out to keep the suite green).
+    // REGRESSION, fixed: a call cured by a price recovery is no default (MarginCallCured).
     // `declareDefault` (anyone, reason DEFAULT_BY_UNMET_MARGIN_CALL) and `deliverNoticeOfExclusiveControl` check
     // only that the state is MarginCall and the cure deadline has passed, never that the call is still unmet. A
     // call cured by a price recovery (or by the secured party lowering the exposure) stays formally open until
@@ -701,24 +702,30 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     // for 20,000e18; the USDC feed moves to 1.05e8 (value 1,029,000e18 >= requirement 1,000,000e18); warp past
     // the 1-day cure period with fresh feeds; a stranger's `declareDefault()` succeeds (and the notice would then
     // move the vault to ExclusiveControl). Expected: a refusal, or the call closed first as met.
-    // function testRegression_NoDefaultOnceCallCoveredAgain() public {
-    //     CollateralVault v = _openDefault(1);
-    //     _deposit(v, 0, 1_000_000e6);
-    //     _pledge(v);
-    //     _setExposure(v, 1_000_000e18);
-    //     vm.prank(KEEPER);
-    //     v.issueMarginCall();
-    //     // USDC recovers from 1.00 to 1.05: 1,029,000e18 of collateral value against 1,000,000e18 required.
-    //     feeds[0].setAnswer(1.05e8);
-    //     assertGe(v.collateralValue(), v.callableRequirement(), "covered again");
-    //     vm.warp(START + 1 days + 1);
-    //     _refreshFeeds();
-    //     assertGe(v.collateralValue(), v.callableRequirement(), "still covered at the deadline");
-    //     // Expected: refused, since the call is no longer unmet. Today it succeeds.
-    //     vm.expectRevert();
-    //     vm.prank(KEEPER);
-    //     v.declareDefault();
-    // }
+    function testRegression_NoDefaultOnceCallCoveredAgain() public {
+        CollateralVault v = _openDefault(1);
+        _deposit(v, 0, 1_000_000e6);
+        _pledge(v);
+        _setExposure(v, 1_000_000e18);
+        vm.prank(KEEPER);
+        v.issueMarginCall();
+        // USDC recovers from 1.00 to 1.05: 1,029,000e18 of collateral value against 1,000,000e18 required.
+        feeds[0].setAnswer(1.05e8);
+        assertGe(v.collateralValue(), v.callableRequirement(), "covered again");
+        vm.warp(START + 1 days + 1);
+        _refreshFeeds();
+        assertGe(v.collateralValue(), v.callableRequirement(), "still covered at the deadline");
+        // Refused: the call is no longer unmet.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICollateralVault.MarginCallCured.selector,
+                v.collateralValue(),
+                v.callableRequirement()
+            )
+        );
+        vm.prank(KEEPER);
+        v.declareDefault();
+    }
 
     // ------------------------------------------------------------ helpers
 

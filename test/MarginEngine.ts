@@ -253,9 +253,9 @@ describe("Margin engine", function () {
     await sys.stable.connect(treasury).approve(await vault.getAddress(), 0n);
     await sys.tbillFeed.setAnswer(price8(92n)); // call for 9,000; T-bills at $0.92 less 2%
     await expect(vault.issueMarginCall()).to.emit(vault, "MarginCallMet");
-    // 9,000 / (0.92 x 0.98) = 9,982.25... T-bills, rounded down so the pull never exceeds the call.
+    // 9,000 / (0.92 x 0.98) = 9,982.2537710... T-bills: the smallest raw amount that covers the call.
     const pulled = TBILL(50_000n) - (await sys.tbill.balanceOf(treasury.address));
-    expect(pulled).to.equal(9_982_253_771n);
+    expect(pulled).to.equal(9_982_253_772n);
     const [, , capsLeft] = await vault.topUpConfiguration();
     expect(capsLeft).to.deep.equal([STABLE(50_000n), TBILL(50_000n) - pulled]);
   });

@@ -19,7 +19,7 @@ import {
 } from "../interfaces/ICollateralVault.sol";
 import {IAgreementFactory} from "../interfaces/IAgreementFactory.sol";
 import {IDvPSettlement} from "../interfaces/IDvPSettlement.sol";
-import {PriceOracle, SequencerCheck} from "../libraries/PriceOracle.sol";
+import {PriceOracle, PriceSource, SequencerCheck} from "../libraries/PriceOracle.sol";
 import {Valuation} from "../libraries/Valuation.sol";
 import {EligibilitySchedule} from "./EligibilitySchedule.sol";
 
@@ -29,7 +29,8 @@ import {EligibilitySchedule} from "./EligibilitySchedule.sol";
 /// @dev Where each promise of DESIGN.md is enforced:
 /// - nothing lost: every balance change passes `_credit` or `_debit`, and deposits check what arrived;
 /// - exclusive control: `_onlyPledgorWhileUnlocked` in `withdraw`; the pledgor has no other way out;
-/// - no under-collateralised withdrawal: `_requireCovered` with strict prices in `withdraw`;
+/// - no under-collateralised withdrawal: `_valuation` with strict prices in `withdraw`, `_requireCovered` in
+///   `substitute`;
 /// - bounded appropriation: `instructTransfer` never moves more value than the amount due plus the penalty;
 /// - pausing never traps: only new risk (`consentToPledge`, `pledgeWithSignature`) reads the pause;
 ///   `withdraw`, `release` and exclusive-control instructions never do.
@@ -93,7 +94,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (amount == 0) revert ZeroAmount();
         VaultState current = _state;
         if (current > VaultState.MarginCall) revert InvalidState(current);
-        if (address(_effective(asset).feed) == address(0)) revert IneligibleAsset(asset);
+        if (!_isEligible(asset)) revert IneligibleAsset(asset);
 
         _receive(asset, msg.sender, amount);
         if (current == VaultState.MarginCall) _closeCallIfMet();
@@ -110,14 +111,17 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             revert InvalidState(current);
         }
 
+        uint256 balance = _debit(asset, amount);
         if (current == VaultState.Pledged) {
-            // An excess return is due only once the excess reaches the minimum transfer amount.
-            uint256 excess = _excess();
+            // One valuation serves both checks: the excess before (a return is due only once it reaches the
+            // minimum transfer amount) and the coverage after (promise 4).
+            (uint256 valueBefore, uint256 valueAfter) = _valuation(asset, amount);
+            uint256 required = requirement();
+            uint256 excess = valueBefore > required ? valueBefore - required : 0;
             uint256 mta = _terms.minimumTransferAmount;
             if (excess < mta) revert ExcessBelowMinimumTransfer(excess, mta);
+            if (valueAfter < required) revert WithdrawalBreachesRequirement(valueAfter, required);
         }
-        uint256 balance = _debit(asset, amount);
-        if (current == VaultState.Pledged) _requireCovered();
         emit Withdrawn(asset, to, amount, balance);
         IERC20(asset).safeTransfer(to, amount);
     }
@@ -239,7 +243,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         _requireState(VaultState.Pledged);
         if (to == address(0)) revert ZeroAddress();
         if (amountIn == 0 || amountOut == 0) revert ZeroAmount();
-        if (address(_effective(assetIn).feed) == address(0)) revert IneligibleAsset(assetIn);
+        if (!_isEligible(assetIn)) revert IneligibleAsset(assetIn);
 
         _receive(assetIn, msg.sender, amountIn);
         uint256 balanceOut = _debit(assetOut, amountOut);
@@ -293,7 +297,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         address[] storage previous = _topUpAssets;
         for (uint256 i; i < previous.length; ++i) delete _topUpCapLeft[previous[i]];
         for (uint256 i; i < assets.length; ++i) {
-            if (address(_effective(assets[i]).feed) == address(0)) revert IneligibleAsset(assets[i]);
+            if (!_isEligible(assets[i])) revert IneligibleAsset(assets[i]);
             _topUpCapLeft[assets[i]] = caps[i];
         }
         _topUpSource = source;
@@ -422,21 +426,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// @notice The collateral value after haircuts and concentration caps, on valid prices only; reverts on a
     /// bad price of any held eligible asset.
     function collateralValue() public view returns (uint256 value) {
-        address[] memory assets = listedAssets();
-        uint256[] memory afterHaircut = new uint256[](assets.length);
-        uint16[] memory caps = new uint16[](assets.length);
-        uint256 uncapped;
-        for (uint256 i; i < assets.length; ++i) {
-            uint256 balance = _balances[assets[i]];
-            if (balance == 0) continue;
-            EligibleAsset memory entry = _effective(assets[i]);
-            if (address(entry.feed) == address(0)) continue;
-            uint256 marketValue = _marketValue(assets[i], entry, balance);
-            afterHaircut[i] = Valuation.afterHaircut(marketValue, entry.haircutBps);
-            caps[i] = entry.concentrationCapBps;
-            uncapped += afterHaircut[i];
-        }
-        for (uint256 i; i < assets.length; ++i) value += Valuation.capped(afterHaircut[i], uncapped, caps[i]);
+        (value, ) = _valuation(address(0), 0);
     }
 
     /// @inheritdoc ICollateralVault
@@ -521,13 +511,46 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return (_amountDue, _appropriated);
     }
 
-    /// @notice The EIP-712 digest a party signs to consent to the pledge.
-    /// @param deadline The consent's deadline.
-    function pledgeConsentDigest(uint256 deadline) external view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(PLEDGE_CONSENT_TYPEHASH, termsHash(), deadline)));
-    }
-
     // ---------------------------------------------------------------- internals
+
+    /// @dev The collateral value after haircuts and caps, on valid prices only, in one pass over the listed assets
+    /// (one feed read each): `before` on the accounted balances and `afterOut` as if `amountOut` of `assetOut`
+    /// had left (the balances already debited by the caller are the "after" ones, so `before` adds it back).
+    function _valuation(address assetOut, uint256 amountOut) private view returns (uint256 before, uint256 afterOut) {
+        address[] memory assets = listedAssets();
+        uint256[] memory valuesBefore = new uint256[](assets.length);
+        uint256[] memory valuesAfter = new uint256[](assets.length);
+        uint16[] memory caps = new uint16[](assets.length);
+        (uint256 uncappedBefore, uint256 uncappedAfter) = (0, 0);
+        for (uint256 i; i < assets.length; ++i) {
+            address asset = assets[i];
+            uint256 balanceAfter = _balances[asset];
+            uint256 balanceBefore = asset == assetOut ? balanceAfter + amountOut : balanceAfter;
+            if (balanceBefore == 0) continue;
+            EligibleAsset memory entry = _effective(asset);
+            if (address(entry.feed) == address(0)) continue;
+            PriceSource memory source = _source(entry);
+            uint256 answer = PriceOracle.latestAnswer(source, _sequencer);
+            valuesBefore[i] = Valuation.afterHaircut(
+                PriceOracle.valueAt(asset, source, answer, balanceBefore),
+                entry.haircutBps
+            );
+            valuesAfter[i] =
+                balanceAfter == balanceBefore
+                    ? valuesBefore[i]
+                    : Valuation.afterHaircut(
+                        PriceOracle.valueAt(asset, source, answer, balanceAfter),
+                        entry.haircutBps
+                    );
+            caps[i] = entry.concentrationCapBps;
+            uncappedBefore += valuesBefore[i];
+            uncappedAfter += valuesAfter[i];
+        }
+        for (uint256 i; i < assets.length; ++i) {
+            before += Valuation.capped(valuesBefore[i], uncappedBefore, caps[i]);
+            afterOut += Valuation.capped(valuesAfter[i], uncappedAfter, caps[i]);
+        }
+    }
 
     /// @dev Market value of `amount` of an eligible `asset` on a validated price; the one place the vault prices.
     function _marketValue(address asset, EligibleAsset memory entry, uint256 amount) private view returns (uint256) {
@@ -535,8 +558,9 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return PriceOracle.valueOf(asset, _source(entry), _sequencer, amount);
     }
 
-    /// @dev Pulls eligible assets from the top-up source, in the pledgor's cost order, worth after haircut at
-    /// most `needed` in total and never beyond a cap. An asset whose price, balance or transfer fails is skipped.
+    /// @dev Pulls eligible assets from the top-up source, in the pledgor's cost order, worth after haircut what
+    /// the call needs (`needed`) and no more than the indivisible last raw unit beyond it, never beyond a cap or
+    /// what the source holds and allows. An asset whose price, balance or transfer fails is skipped.
     function _pullTopUps(uint256 needed) private {
         address source = _topUpSource;
         address[] memory assets = _topUpAssets;
@@ -551,11 +575,13 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             } catch {
                 continue;
             }
-            uint256 amount = _floorAmountForValue(
+            // The smallest amount that covers what remains of the call: rounding down instead would leave a call
+            // equal to its shortfall a few wei unmet however much the source holds.
+            uint256 amount = PriceOracle.amountForValue(
                 asset,
-                entry,
+                _source(entry),
                 answer,
-                Math.mulDiv(needed, BPS, BPS - entry.haircutBps)
+                Math.mulDiv(needed, BPS, BPS - entry.haircutBps, Math.Rounding.Ceil)
             );
             amount = Math.min(amount, Math.min(capLeft, _available(asset, source)));
             if (amount == 0) continue;
@@ -577,17 +603,6 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             emit Deposited(asset, source, received, balance);
             emit TopUpPulled(asset, source, received, value, capLeft);
         }
-    }
-
-    /// @dev The largest amount whose value at `answer` does not exceed `value`.
-    function _floorAmountForValue(
-        address asset,
-        EligibleAsset memory entry,
-        uint256 answer,
-        uint256 value
-    ) private view returns (uint256 amount) {
-        amount = PriceOracle.amountForValue(asset, _source(entry), answer, value);
-        while (amount != 0 && PriceOracle.valueAt(asset, _source(entry), answer, amount) > value) --amount;
     }
 
     /// @dev What the source can actually deliver: the lower of its balance and its allowance to this vault.
@@ -626,12 +641,6 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         uint256 balance = _balances[asset] + amount;
         _balances[asset] = balance;
         emit Deposited(asset, from, amount, balance);
-    }
-
-    function _excess() private view returns (uint256) {
-        uint256 value = collateralValue();
-        uint256 required = requirement();
-        return value > required ? value - required : 0;
     }
 
     function _requirementAt(uint256 exposure) private view returns (uint256) {
