@@ -12,7 +12,7 @@ import {
   type MockERC20,
   type MockPriceFeed,
 } from "../types/ethers-contracts/index.js";
-import { ROLES } from "../sdk/index.js";
+import { ROLES, bytecodeMetadata, deploySystem } from "../sdk/index.js";
 import { AssetKind, ONE_DAY, defaultTerms } from "./fixtures.js";
 
 describe("Ignition module CollateralSystem", function () {
@@ -50,6 +50,25 @@ describe("Ignition module CollateralSystem", function () {
     expect((await manager.hasRole(ROLES.GUARDIAN, deployer))[0]).to.equal(true);
     for (const address of Object.values(addresses)) {
       expect(await connection.ethers.provider.getCode(address)).to.not.equal("0x");
+    }
+  });
+
+  it("deploys the same contracts as the SDK's deploySystem", async function () {
+    const { connection, signers, addresses } = await deployed();
+    const book = await deploySystem(signers[DEPLOYER], { network: "ignition-comparison" });
+    const ignitionNames = {
+      AccessManager: addresses.manager,
+      CollateralVault: addresses.implementation,
+      DvPSettlement: addresses.settlement,
+      AgreementFactory: addresses.factory,
+      CollateralLens: addresses.lens,
+    };
+    for (const [name, address] of Object.entries(ignitionNames)) {
+      const code = await connection.ethers.provider.getCode(address);
+      // The metadata hash commits to the sources and settings: the same compiled contract.
+      expect(bytecodeMetadata(code).metadataHash, name).to.equal(
+        book.contracts[name as keyof typeof ignitionNames].metadataHash,
+      );
     }
   });
 
