@@ -2,7 +2,14 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-import { ZeroAddress, getAddress, type ContractTransactionResponse, type Signer } from "ethers";
+import {
+  ZeroAddress,
+  getAddress,
+  keccak256,
+  toUtf8Bytes,
+  type ContractTransactionResponse,
+  type Signer,
+} from "ethers";
 
 import {
   AgreementFactory__factory,
@@ -33,6 +40,32 @@ export interface DeployedContract {
   compilerVersion: string;
   /** The metadata hash (IPFS multihash, hex) embedded in the bytecode: it commits to every source and setting. */
   metadataHash: string;
+  /**
+   * How the contract was compiled, from Hardhat's build info; present only when the deployment was described
+   * from the artifacts (`deploySystem(…, { artifacts })` or `describeBuild`).
+   */
+  build?: BuildDescription;
+}
+
+/** The compiler settings of one optimiser/IR configuration, as they appear in solc's standard-JSON input. */
+export interface CompilerSettings {
+  optimizer: { enabled: boolean; runs: number };
+  viaIR: boolean;
+  evmVersion: string;
+}
+
+/** What an auditor needs to rebuild a contract: where its compiler input is, the settings, and its source hash. */
+export interface BuildDescription {
+  /** The full solc version, e.g. "0.8.28+commit.7893614a". */
+  solcLongVersion: string;
+  /** The Hardhat build info holding the standard-JSON input (`artifacts/build-info/<id>.json`). */
+  buildInfoId: string;
+  /** The contract's source name in that input, e.g. "project/contracts/vault/CollateralVault.sol". */
+  sourceName: string;
+  contractName: string;
+  /** keccak256 of the contract's source file content, exactly as the compiler was given it. */
+  sourceHash: string;
+  settings: CompilerSettings;
 }
 
 /** The address book written to `deployments/<network>.json`. */
@@ -53,6 +86,12 @@ export interface DeployOptions {
   sequencer?: { uptimeFeed: string; gracePeriod: number };
   /** Folder to write the address book to; omit to keep it in memory only. */
   writeTo?: string;
+  /**
+   * Hardhat's artifacts folder (e.g. "artifacts"): when given, every contract's entry also records its compiler
+   * settings and source hash (`build`, see `describeBuild`), checked against the deployed bytecode's metadata
+   * hash. Omit it where there are no artifacts (the SDK deploys from the bytecode compiled into its types).
+   */
+  artifacts?: string;
 }
 
 /**
@@ -115,13 +154,25 @@ export async function deploySystem(signer: Signer, options: DeployOptions): Prom
   );
   const lens = await new CollateralLens__factory(signer).deploy();
 
-  const contracts = {
+  const contracts: Record<SystemContract, DeployedContract> = {
     AccessManager: await record(signer, manager),
     CollateralVault: await record(signer, implementation),
     DvPSettlement: await record(signer, dvp),
     AgreementFactory: await record(signer, factory),
     CollateralLens: await record(signer, lens),
   };
+  if (options.artifacts !== undefined) {
+    for (const name of SYSTEM_CONTRACTS) {
+      const { build, metadataHash } = describeBuildWithMetadata(options.artifacts, name);
+      // Artifacts from another compilation (stale, or another project's) would describe other bytecode.
+      if (metadataHash !== contracts[name].metadataHash)
+        throw new Error(
+          `the artifacts in ${options.artifacts}/ describe a different ${name} (metadata hash ${metadataHash}) ` +
+            `than the one deployed (${contracts[name].metadataHash}); rebuild them with \`npx hardhat build\``,
+        );
+      contracts[name].build = build;
+    }
+  }
 
   const selectors = [
     factory.interface.getFunction("pause").selector,
@@ -189,4 +240,110 @@ function parseBook(file: string): AddressBook {
       throw new Error(`address book ${file} has no address for ${name}`);
   }
   return book;
+}
+
+/** A Hardhat 3 artifact (`artifacts/<source>.sol/<Contract>.json`), the fields `describeBuild` reads. */
+interface HardhatArtifact {
+  contractName: string;
+  sourceName: string;
+  inputSourceName?: string;
+  deployedBytecode: string;
+  buildInfoId?: string;
+}
+
+/** A Hardhat 3 build info (`artifacts/build-info/<id>.json`): solc's standard-JSON input and its version. */
+export interface HardhatBuildInfo {
+  id: string;
+  solcVersion: string;
+  solcLongVersion: string;
+  input: {
+    language: string;
+    sources: Record<string, { content: string }>;
+    settings: {
+      optimizer?: { enabled?: boolean; runs?: number };
+      viaIR?: boolean;
+      evmVersion?: string;
+      [setting: string]: unknown;
+    };
+  };
+}
+
+function findArtifact(artifactsDir: string, contractName: string): HardhatArtifact {
+  if (!existsSync(artifactsDir))
+    throw new Error(`no artifacts folder ${artifactsDir}/: run \`npx hardhat build\` first`);
+  // "contracts/vault/CollateralVault.sol:CollateralVault", or a bare name that must be unique.
+  const [source, name] = contractName.includes(":")
+    ? contractName.split(":")
+    : [undefined, contractName];
+  const matches: string[] = [];
+  const walk = (folder: string): void => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const file = path.join(folder, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== "build-info") walk(file);
+      } else if (entry.name === `${name}.json` && path.basename(folder).endsWith(".sol")) {
+        matches.push(file);
+      }
+    }
+  };
+  walk(artifactsDir);
+  const candidates = matches
+    .map((file) => JSON.parse(readFileSync(file, "utf8")) as HardhatArtifact)
+    .filter((a) => a.contractName === name && (source === undefined || a.sourceName === source));
+  if (candidates.length !== 1)
+    throw new Error(
+      candidates.length === 0
+        ? `no artifact for ${contractName} in ${artifactsDir}/`
+        : `${contractName} is ambiguous in ${artifactsDir}/ (${candidates.map((a) => a.sourceName).join(", ")}); ` +
+            "give it as <source>:<name>",
+    );
+  return candidates[0];
+}
+
+/** Reads the build info a contract's artifact points to (its solc standard-JSON input and version). */
+export function readBuildInfo(artifactsDir: string, contractName: string): HardhatBuildInfo {
+  const artifact = findArtifact(artifactsDir, contractName);
+  if (!artifact.buildInfoId)
+    throw new Error(
+      `the artifact of ${contractName} has no buildInfoId (not a Hardhat 3 artifact)`,
+    );
+  const file = path.join(artifactsDir, "build-info", `${artifact.buildInfoId}.json`);
+  if (!existsSync(file)) throw new Error(`the build info ${file} of ${contractName} is missing`);
+  return JSON.parse(readFileSync(file, "utf8")) as HardhatBuildInfo;
+}
+
+function describeBuildWithMetadata(
+  artifactsDir: string,
+  contractName: string,
+): { build: BuildDescription; metadataHash: string } {
+  const artifact = findArtifact(artifactsDir, contractName);
+  const buildInfo = readBuildInfo(artifactsDir, contractName);
+  const sourceName = artifact.inputSourceName ?? artifact.sourceName;
+  const source = buildInfo.input.sources[sourceName];
+  if (!source) throw new Error(`the build info ${buildInfo.id} does not hold ${sourceName}`);
+  const { optimizer, viaIR, evmVersion } = buildInfo.input.settings;
+  const build: BuildDescription = {
+    solcLongVersion: buildInfo.solcLongVersion,
+    buildInfoId: buildInfo.id,
+    sourceName,
+    contractName: artifact.contractName,
+    sourceHash: keccak256(toUtf8Bytes(source.content)),
+    settings: {
+      optimizer: { enabled: optimizer?.enabled ?? false, runs: optimizer?.runs ?? 200 },
+      viaIR: viaIR ?? false,
+      // solc's default when the input names none; Hardhat always names one.
+      evmVersion: evmVersion ?? "default",
+    },
+  };
+  return { build, metadataHash: bytecodeMetadata(artifact.deployedBytecode).metadataHash };
+}
+
+/**
+ * Describes how a contract was compiled from Hardhat's artifacts: the solc version, the build info holding its
+ * standard-JSON input, the optimiser runs, viaIR and EVM version, and keccak256 of its source file content.
+ * `contractName` is a bare name ("CollateralVault") or fully qualified ("contracts/vault/CollateralVault.sol:CollateralVault").
+ * @throws when the artifacts folder, the artifact or its build info is missing, or the name is ambiguous.
+ */
+export function describeBuild(artifactsDir: string, contractName: string): BuildDescription {
+  return describeBuildWithMetadata(artifactsDir, contractName).build;
 }
