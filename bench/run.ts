@@ -14,6 +14,8 @@ import { benchCollateral } from "./collateral.js";
 import { formatTable, unmeasured, type BenchRow } from "./common.js";
 import { benchDvp } from "./dvp.js";
 import { benchMarginCalls } from "./margin.js";
+import { benchMonitor } from "./monitor.js";
+import { benchOptimiser } from "./optimiser.js";
 import { benchSeaport } from "./seaport.js";
 
 const parts: Array<{
@@ -25,6 +27,8 @@ const parts: Array<{
   { name: "DvP vs DvPFloor", target: 1.25, run: benchDvp },
   { name: "DvP vs Seaport 1.6", target: 1.0, run: benchSeaport },
   { name: "Margin-call batch", target: 1.0, run: benchMarginCalls },
+  { name: "Cheapest-to-deliver optimiser", target: 1.0, run: () => benchOptimiser() },
+  { name: "Monitor throughput", target: 1.0, run: benchMonitor },
 ];
 
 const rows: BenchRow[] = [];
