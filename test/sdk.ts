@@ -16,6 +16,7 @@ import {
   ERROR_MESSAGES,
   InputError,
   buildSettlement,
+  cancelNonce,
   decodeError,
   deploySystem,
   erc20Leg,
@@ -27,7 +28,11 @@ import {
   type AddressBook,
   type EligibilityLine,
 } from "../sdk/index.js";
-import type { MockERC20, MockPriceFeed } from "../types/ethers-contracts/index.js";
+import {
+  DvPSettlement__factory,
+  type MockERC20,
+  type MockPriceFeed,
+} from "../types/ethers-contracts/index.js";
 import { defaultTerms, ONE_DAY, WAD } from "./fixtures.js";
 
 describe("SDK", function () {
@@ -224,6 +229,75 @@ describe("SDK", function () {
       expect(called).to.deep.equal([agreement.address]);
       expect(met).to.deep.equal([]);
       expect((await system.agreement(agreement.address).status()).state).to.equal("MarginCall");
+    });
+  });
+
+  describe("margin workflow through the SDK", function () {
+    it("substitutes, disputes, calls and closes margin, and cancels a DvP nonce, with typed errors on failure", async function () {
+      const { agreement } = await opened();
+      const [pledgor, securedParty, keeper] = [
+        signers[PLEDGOR],
+        signers[SECURED],
+        signers[OUTSIDER],
+      ];
+      const tbillAddress = await tbill.getAddress();
+      const cash = (await connection.ethers.deployContract("MockERC20", [
+        "Cash",
+        "USD",
+        6,
+      ])) as unknown as MockERC20;
+      const cashAddress = await cash.getAddress();
+      await agreement
+        .as(securedParty)
+        .changeEligibility({ ...schedule[0], asset: cashAddress, haircutBps: 0n });
+      await tbill.mint(pledgor.address, parseAmount("1000000", 6));
+      await agreement.deposit(tbillAddress, parseAmount("1000000", 6));
+      await agreement.consentToPledge();
+      await agreement.as(securedParty).consentToPledge();
+      await agreement.as(securedParty).setExposure(900_000n * WAD); // 980,000 of value against 900,000
+
+      // Substitution: 100,000 of cash in for 100,000 T-bills out, in one transaction.
+      await cash.mint(pledgor.address, parseAmount("100000", 6));
+      const { events } = await agreement.substitute(
+        cashAddress,
+        parseAmount("100000", 6),
+        tbillAddress,
+        parseAmount("100000", 6),
+      );
+      expect(events.map((e) => e.name)).to.include("Substituted");
+
+      // Dispute: the undisputed 850,000 stays callable; the secured party concedes 870,000.
+      await agreement.disputeExposure(850_000n * WAD);
+      expect((await agreement.status()).undisputedExposure).to.equal(850_000n * WAD);
+      const badResolution = await agreement.resolveDispute(1n).catch((e: unknown) => e);
+      expect((badResolution as CollateralError).errorName).to.equal("InvalidResolution");
+      await agreement.as(securedParty).resolveDispute(870_000n * WAD);
+
+      // A price drop: the keeper's call, then a price recovery lets anyone close it.
+      await feed.setAnswer(90_000000n); // 900,000 T-bills x 0.90 x 0.98 + 100,000 = 893,800: covered
+      const notDue = await agreement
+        .as(keeper)
+        .issueMarginCall()
+        .catch((e: unknown) => e);
+      expect((notDue as CollateralError).errorName).to.equal("NoMarginCallDue");
+      await feed.setAnswer(80_000000n); // 705,600 + 100,000 = 805,600 < 870,000: a call
+      const call = await agreement.as(keeper).issueMarginCall();
+      expect(call.met).to.equal(false);
+      expect((await agreement.status()).state).to.equal("MarginCall");
+      const stillShort = await agreement
+        .as(keeper)
+        .closeMarginCall()
+        .catch((e: unknown) => e);
+      expect((stillShort as CollateralError).errorName).to.equal("WithdrawalBreachesRequirement");
+      await feed.setAnswer(100_000000n);
+      await agreement.as(keeper).closeMarginCall();
+      expect((await agreement.status()).state).to.equal("Pledged");
+
+      // A DvP nonce cancelled by its owner can no longer settle.
+      const dvp = book.contracts.DvPSettlement.address;
+      await cancelNonce(securedParty, dvp, 42n);
+      const dvpContract = DvPSettlement__factory.connect(dvp, connection.ethers.provider);
+      expect(await dvpContract.isNonceUsed(securedParty.address, 42n)).to.equal(true);
     });
   });
 
