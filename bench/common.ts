@@ -8,7 +8,10 @@ import {
 } from "ethers";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
+import type { AgreementTerms as Terms, EligibilityLine as Line } from "../sdk/agreements.js";
 import type { CompiledContract } from "./peers.js";
+
+export type { Line, Terms };
 
 export interface BenchRow {
   name: string;
@@ -65,18 +68,6 @@ export async function deployRaw(
   return new Contract(await deployed.getAddress(), compiled.abi as ethersLib.InterfaceAbi, signer);
 }
 
-export interface Terms {
-  threshold: bigint;
-  independentAmount: bigint;
-  minimumTransferAmount: bigint;
-  roundingAmount: bigint;
-  curePeriod: bigint;
-  scheduleNoticePeriod: bigint;
-  disputeWindow: bigint;
-  liquidationPenaltyBps: bigint;
-  maxLiquidationDiscountBps: bigint;
-}
-
 /** The terms the mocha fixture uses: zero threshold and independent amount, MTA and rounding 1,000. */
 export const benchTerms: Terms = {
   threshold: 0n,
@@ -89,17 +80,6 @@ export const benchTerms: Terms = {
   liquidationPenaltyBps: 500n,
   maxLiquidationDiscountBps: 300n,
 };
-
-export interface Line {
-  asset: string;
-  feed: string;
-  kind: number;
-  maxPriceAge: bigint;
-  minAnswer: bigint;
-  maxAnswer: bigint;
-  haircutBps: bigint;
-  concentrationCapBps: bigint;
-}
 
 /** An ERC-20 schedule line with a 2% haircut, no concentration cap and a one-day staleness limit. */
 export function line(asset: string, feed: string, haircutBps = 200n): Line {

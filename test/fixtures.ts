@@ -4,6 +4,11 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import { ethers as ethersLib } from "ethers";
 import { network } from "hardhat";
 
+import {
+  AssetKind,
+  type AgreementTerms as Terms,
+  type EligibilityLine,
+} from "../sdk/agreements.js";
 import type {
   AgreementFactory,
   CollateralVault,
@@ -12,13 +17,10 @@ import type {
   MockPriceFeed,
 } from "../types/ethers-contracts/index.js";
 
+export { AssetKind, type EligibilityLine, type Terms };
+
 export const WAD = 10n ** 18n;
 export const ONE_DAY = 24n * 60n * 60n;
-
-export enum AssetKind {
-  ERC20 = 0,
-  ERC4626 = 1,
-}
 
 export enum VaultState {
   Open = 0,
@@ -27,18 +29,6 @@ export enum VaultState {
   ExclusiveControl = 3,
   Liquidating = 4,
   Released = 5,
-}
-
-export interface Terms {
-  threshold: bigint;
-  independentAmount: bigint;
-  minimumTransferAmount: bigint;
-  roundingAmount: bigint;
-  curePeriod: bigint;
-  scheduleNoticePeriod: bigint;
-  disputeWindow: bigint;
-  liquidationPenaltyBps: bigint;
-  maxLiquidationDiscountBps: bigint;
 }
 
 export const defaultTerms: Terms = {
@@ -52,17 +42,6 @@ export const defaultTerms: Terms = {
   liquidationPenaltyBps: 500n,
   maxLiquidationDiscountBps: 300n,
 };
-
-export interface EligibilityLine {
-  asset: string;
-  feed: string;
-  kind: AssetKind;
-  maxPriceAge: bigint;
-  minAnswer: bigint;
-  maxAnswer: bigint;
-  haircutBps: bigint;
-  concentrationCapBps: bigint;
-}
 
 export async function deploySystem() {
   const connection = await network.create();

@@ -1,45 +1,18 @@
-import type { Signer, TypedDataDomain } from "ethers";
+// The SDK's DvP order types, with the signing helper shaped as the DvP tests call it (chain id given).
+import type { Signer } from "ethers";
 
-/** Token kinds, as the `TokenKind` enum of IDvPSettlement. */
-export const Kind = { ERC20: 0, ERC721: 1, ERC1155: 2 } as const;
+import { SETTLEMENT_TYPES, dvpDomain, type Settlement } from "../../sdk/dvp.js";
 
-export interface Leg {
-  kind: number;
-  token: string;
-  id: bigint;
-  amount: bigint;
-  from: string;
-  to: string;
-}
+export {
+  SETTLEMENT_TYPES,
+  TokenKind as Kind,
+  dvpDomain,
+  erc20Leg,
+  type Leg,
+  type Settlement,
+} from "../../sdk/dvp.js";
 
-export interface Settlement {
-  legs: Leg[];
-  deadline: bigint;
-  nonce: bigint;
-}
-
-/** The EIP-712 types every signer signs (see IDvPSettlement NatSpec). */
-export const SETTLEMENT_TYPES = {
-  Settlement: [
-    { name: "legs", type: "Leg[]" },
-    { name: "deadline", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-  ],
-  Leg: [
-    { name: "kind", type: "uint8" },
-    { name: "token", type: "address" },
-    { name: "id", type: "uint256" },
-    { name: "amount", type: "uint256" },
-    { name: "from", type: "address" },
-    { name: "to", type: "address" },
-  ],
-};
-
-export function dvpDomain(chainId: bigint, verifyingContract: string): TypedDataDomain {
-  return { name: "DvPSettlement", version: "1", chainId, verifyingContract };
-}
-
-/** Signs `settlement` with `signer.signTypedData` for the DvP deployment at `verifyingContract` on `chainId`. */
+/** Signs `settlement` for the DvP deployment at `verifyingContract` on `chainId`. */
 export async function signSettlement(
   signer: Signer,
   settlement: Settlement,
@@ -47,8 +20,4 @@ export async function signSettlement(
   verifyingContract: string,
 ): Promise<string> {
   return signer.signTypedData(dvpDomain(chainId, verifyingContract), SETTLEMENT_TYPES, settlement);
-}
-
-export function erc20Leg(token: string, amount: bigint, from: string, to: string): Leg {
-  return { kind: Kind.ERC20, token, id: 0n, amount, from, to };
 }
