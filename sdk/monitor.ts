@@ -42,7 +42,11 @@ export interface CycleReport {
 export interface MonitorOptions {
   /** The agreements to watch; omitted: every agreement the factory has opened (re-read each cycle). */
   vaults?: string[];
-  /** Agreements per batched status call. */
+  /**
+   * Agreements per batched status call. Small batches are faster: an eth_call's memory grows with every status
+   * it builds and the EVM prices memory quadratically (measured on 1,000 agreements: 200 per call 7.9 s,
+   * 50 per call 2.3 s, 20 per call 1.6 s, one per call 3.0 s).
+   */
   statusBatchSize?: number;
   /** Agreements per keeper transaction. */
   callBatchSize?: number;
@@ -90,7 +94,7 @@ export class MarginMonitor {
   constructor(system: CollateralSystem, options: MonitorOptions = {}) {
     this.system = system;
     this.options = {
-      statusBatchSize: 200,
+      statusBatchSize: 25,
       callBatchSize: 50,
       log: (line) => console.log(line),
       logCovered: false,
@@ -259,7 +263,7 @@ export class MarginMonitor {
 
   private async watchedFromFactory(): Promise<string[]> {
     const vaults: string[] = [];
-    const page = this.options.statusBatchSize;
+    const page = 500;
     for (;;) {
       const batch = await this.count(() => this.system.factory.agreementsFrom(vaults.length, page));
       vaults.push(...batch);
