@@ -262,5 +262,247 @@ describe("Adversarial", function () {
       const schedule = [...sys.schedule, await sys.line(token, sys.stableFeed, 0n)];
       await expect(sys.openAgreement({ schedule })).to.be.revertedWithoutReason(sys.ethers);
     });
+
+    describe("re-entrant token", function () {
+      const REENTRY = "ReentrancyGuardReentrantCall";
+
+      async function reentrantAgreement() {
+        const ree = await deploy<ReentrantToken>("ReentrantToken");
+        const asset = await ree.getAddress();
+        const vault = await agreementListing(ree);
+        const other = await agreementListing(ree);
+        for (const v of [vault, other]) {
+          await mintAndApprove(ree, sys.pledgor, v, E18(1_000n));
+          await v.connect(sys.pledgor).deposit(asset, E18(1_000n));
+        }
+        // The token can pay for a nested deposit itself, so only the guard stands in the way.
+        await ree.mint(asset, E18(10n));
+        await ree.approveFromSelf(await vault.getAddress(), E18(10n));
+        return { ree, asset, vault, other, vaultAddress: await vault.getAddress() };
+      }
+
+      const nestedCalls = (vault: CollateralVault, asset: string, to: string) => ({
+        deposit: vault.interface.encodeFunctionData("deposit", [asset, E18(10n)]),
+        withdraw: vault.interface.encodeFunctionData("withdraw", [asset, E18(1n), to]),
+        release: vault.interface.encodeFunctionData("release"),
+        issueMarginCall: vault.interface.encodeFunctionData("issueMarginCall"),
+      });
+
+      for (const outer of ["deposit", "withdraw"] as const) {
+        for (const inner of ["deposit", "withdraw", "release", "issueMarginCall"] as const) {
+          it(`re-enters ${inner} from inside ${outer}'s transfer: refused ${REENTRY}, nothing moves`, async function () {
+            const { ree, asset, vault, other, vaultAddress } = await reentrantAgreement();
+            await ree.arm(vaultAddress, nestedCalls(vault, asset, asset)[inner], true);
+            const call =
+              outer === "deposit"
+                ? (await mintAndApprove(ree, sys.pledgor, vault, E18(5n)),
+                  vault.connect(sys.pledgor).deposit(asset, E18(5n)))
+                : vault.connect(sys.pledgor).withdraw(asset, E18(5n), sys.pledgor.address);
+            await expect(call).to.be.revertedWithCustomError(vault, REENTRY);
+            expect(await vault.balanceOf(asset)).to.equal(E18(1_000n));
+            expect(await ree.balanceOf(vaultAddress)).to.equal(E18(1_000n));
+            expect(await other.balanceOf(asset)).to.equal(E18(1_000n));
+            expect(await ree.balanceOf(await other.getAddress())).to.equal(E18(1_000n));
+          });
+        }
+      }
+
+      it("a swallowed reentry during withdraw is refused, and the outer withdrawal settles consistently", async function () {
+        const { ree, asset, vault, vaultAddress } = await reentrantAgreement();
+        await ree.arm(vaultAddress, nestedCalls(vault, asset, asset).deposit, false);
+        await vault.connect(sys.pledgor).withdraw(asset, E18(100n), sys.pledgor.address);
+        expect(await ree.reentered()).to.equal(false);
+        expect(await ree.lastRevert()).to.equal(vault.interface.getError(REENTRY)!.selector);
+        expect(await vault.balanceOf(asset)).to.equal(E18(900n));
+        expect(await ree.balanceOf(vaultAddress)).to.equal(E18(900n));
+        expect(await ree.balanceOf(asset)).to.equal(E18(10n));
+      });
+
+      it("a reentry during release fails that token's return softly; the rest is returned and it stays withdrawable", async function () {
+        const { ree, asset, vault, vaultAddress } = await reentrantAgreement();
+        await postTbill(vault, TBILL(1_000n));
+        await pledge(vault);
+        await ree.arm(vaultAddress, nestedCalls(vault, asset, asset).withdraw, true);
+        const release = vault.connect(sys.securedParty).release();
+        await expect(release)
+          .to.emit(vault, "CollateralReturnFailed")
+          .withArgs(asset, sys.pledgor.address, E18(1_000n));
+        await expect(release)
+          .to.emit(vault, "CollateralReturned")
+          .withArgs(await sys.tbill.getAddress(), sys.pledgor.address, TBILL(1_000n));
+        expect(await vault.balanceOf(asset)).to.equal(E18(1_000n));
+        expect(await ree.balanceOf(vaultAddress)).to.equal(E18(1_000n));
+        // The hook stays armed (its disarming was rolled back with the failed transfer): still refused.
+        await expect(
+          vault.connect(sys.pledgor).withdraw(asset, E18(1_000n), sys.pledgor.address),
+        ).to.be.revertedWithCustomError(vault, REENTRY);
+        await ree.disarm();
+        await vault.connect(sys.pledgor).withdraw(asset, E18(1_000n), sys.pledgor.address);
+        expect(await ree.balanceOf(sys.pledgor.address)).to.equal(E18(1_000n));
+      });
+
+      it("a reentry during an instructed transfer under exclusive control is refused, the appropriation unchanged", async function () {
+        const { ree, asset, vault, vaultAddress } = await reentrantAgreement();
+        await underExclusiveControl(vault, USD(500n));
+        const nested = vault.interface.encodeFunctionData("instructTransfer", [
+          asset,
+          E18(1n),
+          sys.securedParty.address,
+        ]);
+        await ree.arm(vaultAddress, nested, true);
+        await expect(
+          vault
+            .connect(sys.securedParty)
+            .instructTransfer(asset, E18(100n), sys.securedParty.address),
+        ).to.be.revertedWithCustomError(vault, REENTRY);
+        expect(await vault.appropriation()).to.deep.equal([USD(525n), 0n]);
+        expect(await vault.balanceOf(asset)).to.equal(E18(1_000n));
+      });
+    });
+
+    describe("blocklisting and pausable tokens", function () {
+      async function mixedAgreement<T extends BlocklistToken | PausableToken>(token: T) {
+        const asset = await token.getAddress();
+        const vault = await agreementListing(token);
+        const other = await agreementListing(token);
+        for (const v of [vault, other]) {
+          await mintAndApprove(token, sys.pledgor, v, E6(1_000n));
+          await v.connect(sys.pledgor).deposit(asset, E6(1_000n));
+        }
+        await postTbill(vault, TBILL(2_000n));
+        await sys.fund(sys.stable, sys.pledgor, vault, E18(3_000n));
+        await vault.connect(sys.pledgor).deposit(await sys.stable.getAddress(), E18(3_000n));
+        await pledge(vault);
+        return { asset, vault, other };
+      }
+
+      async function expectOthersReturned(vault: CollateralVault, release: Promise<unknown>) {
+        await expect(release)
+          .to.emit(vault, "CollateralReturned")
+          .withArgs(await sys.tbill.getAddress(), sys.pledgor.address, TBILL(2_000n));
+        await expect(release)
+          .to.emit(vault, "CollateralReturned")
+          .withArgs(await sys.stable.getAddress(), sys.pledgor.address, E18(3_000n));
+        expect(await sys.tbill.balanceOf(sys.pledgor.address)).to.equal(TBILL(2_000n));
+        expect(await sys.stable.balanceOf(sys.pledgor.address)).to.equal(E18(3_000n));
+        expect(await vault.state()).to.equal(VaultState.Released);
+      }
+
+      it("blocklisted pledgor: release returns every other asset, the blocked one fails softly and is withdrawn after unblocking", async function () {
+        const busd = await deploy<BlocklistToken>("BlocklistToken");
+        const { asset, vault, other } = await mixedAgreement(busd);
+        await busd.setBlocked(sys.pledgor.address, true);
+        const release = vault.connect(sys.securedParty).release();
+        await expectOthersReturned(vault, release);
+        await expect(release)
+          .to.emit(vault, "CollateralReturnFailed")
+          .withArgs(asset, sys.pledgor.address, E6(1_000n));
+        expect(await vault.balanceOf(asset)).to.equal(E6(1_000n));
+        await expect(vault.connect(sys.pledgor).withdraw(asset, E6(1_000n), sys.pledgor.address))
+          .to.be.revertedWithCustomError(busd, "Blocked")
+          .withArgs(sys.pledgor.address);
+        await busd.setBlocked(sys.pledgor.address, false);
+        await expect(vault.connect(sys.pledgor).withdraw(asset, E6(1_000n), sys.pledgor.address))
+          .to.emit(vault, "Withdrawn")
+          .withArgs(asset, sys.pledgor.address, E6(1_000n), 0n);
+        expect(await busd.balanceOf(sys.pledgor.address)).to.equal(E6(1_000n));
+        expect(await other.balanceOf(asset)).to.equal(E6(1_000n));
+        expect(await busd.balanceOf(await other.getAddress())).to.equal(E6(1_000n));
+      });
+
+      it("blocklisted vault: deposits are refused with the token's error, the other agreement untouched", async function () {
+        const busd = await deploy<BlocklistToken>("BlocklistToken");
+        const { asset, vault, other } = await mixedAgreement(busd);
+        const vaultAddress = await vault.getAddress();
+        await busd.setBlocked(vaultAddress, true);
+        await mintAndApprove(busd, sys.pledgor, vault, E6(1n));
+        await expect(vault.connect(sys.pledgor).deposit(asset, E6(1n)))
+          .to.be.revertedWithCustomError(busd, "Blocked")
+          .withArgs(vaultAddress);
+        await expect(vault.connect(sys.securedParty).release())
+          .to.emit(vault, "CollateralReturnFailed")
+          .withArgs(asset, sys.pledgor.address, E6(1_000n));
+        expect(await other.balanceOf(asset)).to.equal(E6(1_000n));
+        await other.connect(sys.pledgor).withdraw(asset, E6(1_000n), sys.pledgor.address);
+      });
+
+      it("blocklisted receiver under exclusive control: the instructed transfer reverts and nothing is appropriated", async function () {
+        const busd = await deploy<BlocklistToken>("BlocklistToken");
+        const asset = await busd.getAddress();
+        const vault = await agreementListing(busd);
+        await mintAndApprove(busd, sys.pledgor, vault, E6(1_000n));
+        await vault.connect(sys.pledgor).deposit(asset, E6(1_000n));
+        await underExclusiveControl(vault, USD(500n));
+        await busd.setBlocked(sys.securedParty.address, true);
+        await expect(
+          vault
+            .connect(sys.securedParty)
+            .instructTransfer(asset, E6(100n), sys.securedParty.address),
+        )
+          .to.be.revertedWithCustomError(busd, "Blocked")
+          .withArgs(sys.securedParty.address);
+        expect(await vault.appropriation()).to.deep.equal([USD(525n), 0n]);
+        expect(await vault.balanceOf(asset)).to.equal(E6(1_000n));
+      });
+
+      it("paused token: release returns every other asset; the paused one is withdrawn after unpausing", async function () {
+        const pau = await deploy<PausableToken>("PausableToken");
+        const { asset, vault, other } = await mixedAgreement(pau);
+        await pau.setPaused(true);
+        const release = vault.connect(sys.securedParty).release();
+        await expectOthersReturned(vault, release);
+        await expect(release)
+          .to.emit(vault, "CollateralReturnFailed")
+          .withArgs(asset, sys.pledgor.address, E6(1_000n));
+        await expect(
+          vault.connect(sys.pledgor).withdraw(asset, E6(1_000n), sys.pledgor.address),
+        ).to.be.revertedWithCustomError(pau, "TokenPaused");
+        await pau.setPaused(false);
+        await vault.connect(sys.pledgor).withdraw(asset, E6(1_000n), sys.pledgor.address);
+        expect(await pau.balanceOf(sys.pledgor.address)).to.equal(E6(1_000n));
+        expect(await vault.balanceOf(asset)).to.equal(0n);
+        expect(await other.balanceOf(asset)).to.equal(E6(1_000n));
+      });
+    });
+
+    describe("decimals", function () {
+      // 1,234.56 tokens (1,234 when the token has no decimals) at $2.50 on an 8-decimal feed; one raw unit's value.
+      const cases: { decimals: bigint; value: bigint; dust: bigint }[] = [
+        { decimals: 0n, value: USD(3_085n), dust: 25n * 10n ** 17n },
+        { decimals: 2n, value: 30_864n * 10n ** 17n, dust: 25n * 10n ** 15n },
+        { decimals: 6n, value: 30_864n * 10n ** 17n, dust: 25n * 10n ** 11n },
+        { decimals: 8n, value: 30_864n * 10n ** 17n, dust: 25n * 10n ** 9n },
+        { decimals: 18n, value: 30_864n * 10n ** 17n, dust: 2n },
+        { decimals: 24n, value: 30_864n * 10n ** 17n, dust: 0n },
+      ];
+      for (const { decimals, value, dust } of cases) {
+        it(`a ${decimals}-decimal token: posted, valued at exactly amount x price, and withdrawn while pledged`, async function () {
+          const token = await deploy<MockERC20>("MockERC20", ["D", "D", decimals]);
+          const feed = await deploy<MockPriceFeed>("MockPriceFeed", [8n, 250_000_000n]);
+          const asset = await token.getAddress();
+          const vault = await sys.openAgreement({
+            schedule: [await sys.line(token, feed, 0n)],
+            terms: looseTerms,
+          });
+          const amount =
+            decimals >= 2n ? 123_456n * 10n ** (decimals - 2n) : 1_234n * 10n ** decimals;
+          await sys.fund(token, sys.pledgor, vault, amount);
+          await vault.connect(sys.pledgor).deposit(asset, amount);
+          await pledge(vault);
+          expect(await vault.collateralValue()).to.equal(value);
+          expect(await vault.valueOfHolding(asset, amount)).to.equal(value);
+          expect(await vault.valueOfHolding(asset, 1n)).to.equal(dust);
+          const status = await sys.lens.status(await vault.getAddress());
+          expect([status.marketValue, status.collateralValue, status.pricesValid]).to.deep.equal([
+            value,
+            value,
+            true,
+          ]);
+          await vault.connect(sys.pledgor).withdraw(asset, amount, sys.pledgor.address);
+          expect(await token.balanceOf(sys.pledgor.address)).to.equal(amount);
+          expect(await vault.collateralValue()).to.equal(0n);
+        });
+      }
+    });
   });
 });

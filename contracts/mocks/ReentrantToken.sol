@@ -30,6 +30,11 @@ contract ReentrantToken is ERC20 {
         armed = true;
     }
 
+    /// @notice Stops the hook (a bubbled reentry revert also rolls back the hook's own disarming).
+    function disarm() external {
+        armed = false;
+    }
+
     /// @notice Lets this token approve `spender` for its own balance, so a reentrant `deposit` could pay.
     function approveFromSelf(address spender, uint256 amount) external {
         _approve(address(this), spender, amount);
