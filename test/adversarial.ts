@@ -505,4 +505,128 @@ describe("Adversarial", function () {
       }
     });
   });
+
+  describe("broken oracles", function () {
+    /** 1,100,000 T-bills (1,078,000 of collateral value) pledged against an exposure of 1,050,000. */
+    async function pledgedOnTbills() {
+      const vault = await sys.openAgreement();
+      await postTbill(vault, TBILL(1_100_000n));
+      await pledge(vault);
+      await vault.connect(sys.securedParty).setExposure(USD(1_050_000n));
+      return vault;
+    }
+
+    const feedAddress = () => sys.tbillFeed.getAddress();
+    const now = async () => BigInt(await sys.networkHelpers.time.latest());
+    const any = () => true;
+    type Fault = {
+      name: string;
+      error: string;
+      break: () => Promise<unknown>;
+      args: () => Promise<unknown[]>;
+    };
+    const faults: Fault[] = [
+      {
+        name: "stale (updated beyond the maximum age)",
+        error: "StalePrice",
+        break: async () => {
+          const t = (await now()) - 2n * ONE_DAY;
+          return sys.tbillFeed.setRound(9n, 1_00000000n, t, t, 9n);
+        },
+        args: async () => [await feedAddress(), (await now()) - 2n * ONE_DAY - 1n, ONE_DAY, any],
+      },
+      {
+        name: "zero",
+        error: "NonPositivePrice",
+        break: () => sys.tbillFeed.setAnswer(0n),
+        args: async () => [await feedAddress(), 0n],
+      },
+      {
+        name: "negative",
+        error: "NonPositivePrice",
+        break: () => sys.tbillFeed.setAnswer(-1n),
+        args: async () => [await feedAddress(), -1n],
+      },
+      {
+        name: "timestamp zero (no round yet)",
+        error: "PriceTimestampZero",
+        break: () => sys.tbillFeed.setRound(9n, 1_00000000n, 0n, 0n, 9n),
+        args: async () => [await feedAddress()],
+      },
+      {
+        name: "timestamped in the future",
+        error: "PriceTimestampInFuture",
+        break: async () => {
+          const t = (await now()) + ONE_DAY;
+          return sys.tbillFeed.setRound(9n, 1_00000000n, t, t, 9n);
+        },
+        args: async () => [await feedAddress(), (await now()) + ONE_DAY - 1n, any],
+      },
+      {
+        name: "incomplete round (answered in an earlier round)",
+        error: "IncompleteRound",
+        break: async () => {
+          const t = await now();
+          return sys.tbillFeed.setRound(9n, 1_00000000n, t, t, 8n);
+        },
+        args: async () => [await feedAddress(), 9n, 8n],
+      },
+      {
+        name: "out of bounds (above the schedule's maximum answer)",
+        error: "PriceOutOfBounds",
+        break: () => sys.tbillFeed.setAnswer(10n ** 20n + 1n),
+        args: async () => [await feedAddress(), 10n ** 20n + 1n, 1n, 10n ** 20n],
+      },
+      {
+        name: "reverting",
+        error: "FeedCallFailed",
+        break: () => sys.tbillFeed.setReverts(true),
+        args: async () => [await feedAddress()],
+      },
+      {
+        name: "burning all gas",
+        error: "FeedCallFailed",
+        break: () => sys.tbillFeed.setBurnsAllGas(true),
+        args: async () => [await feedAddress()],
+      },
+    ];
+
+    for (const fault of faults) {
+      it(`a ${fault.name} feed: withdraw and issueMarginCall revert ${fault.error}, the lens reports pricesValid=false`, async function () {
+        const vault = await pledgedOnTbills();
+        const tbill = await sys.tbill.getAddress();
+        // Drop the price first so that a margin call would be due on a valid one.
+        await sys.tbillFeed.setAnswer(90_000000n);
+        const due = await sys.lens.status(await vault.getAddress());
+        expect([due.pricesValid, due.marginCallDue]).to.deep.equal([true, true]);
+        await sys.tbillFeed.setAnswer(1_00000000n);
+        await fault.break();
+
+        // Each transaction is mined one second after the latest block.
+        const withdrawArgs = await fault.args();
+        await expect(vault.connect(sys.pledgor).withdraw(tbill, TBILL(1n), sys.pledgor.address))
+          .to.be.revertedWithCustomError(vault, fault.error)
+          .withArgs(...withdrawArgs);
+        const callArgs = await fault.args();
+        await expect(vault.issueMarginCall())
+          .to.be.revertedWithCustomError(vault, fault.error)
+          .withArgs(...callArgs);
+        await expect(vault.collateralValue()).to.be.revertedWithCustomError(vault, fault.error);
+
+        const status = await sys.lens.status(await vault.getAddress());
+        expect(status.pricesValid).to.equal(false);
+        expect(status.marginCallDue).to.equal(false);
+        const position = status.positions.find((p) => p.asset === tbill);
+        expect([position?.priceValid, position?.balance, position?.marketValue]).to.deep.equal([
+          false,
+          TBILL(1_100_000n),
+          0n,
+        ]);
+        // A keeper's batch skips the unpriceable vault instead of reverting.
+        expect(
+          await sys.factory.issueMarginCalls.staticCall([await vault.getAddress()]),
+        ).to.deep.equal([0n]);
+      });
+    }
+  });
 });
