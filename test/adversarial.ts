@@ -629,4 +629,481 @@ describe("Adversarial", function () {
       });
     }
   });
+
+  describe("forged authority", function () {
+    type Signer = typeof sys.pledgor;
+    type Role = "pledgor" | "securedParty" | "controlAgent" | "outsider";
+    const signer = (role: Role): Signer => sys[role];
+
+    /** Three agreements with a control agent: Open, Pledged (exposure disputed), and under exclusive control. */
+    async function vaultsInEveryState() {
+      const open = await sys.openAgreement({ withAgent: true });
+      await postTbill(open, TBILL(1_000n));
+      const pledged = await sys.openAgreement({ withAgent: true });
+      await postTbill(pledged, TBILL(1_100_000n));
+      await pledge(pledged);
+      await pledged.connect(sys.securedParty).setExposure(USD(800_000n));
+      await pledged.connect(sys.pledgor).disputeExposure(USD(700_000n));
+      const control = await sys.openAgreement({ withAgent: true });
+      await postTbill(control, TBILL(1_100_000n));
+      await underExclusiveControl(control, USD(800_000n));
+      return { open, pledged, control };
+    }
+
+    type Vaults = Awaited<ReturnType<typeof vaultsInEveryState>>;
+    type Case = {
+      fn: string;
+      vault: keyof Vaults;
+      callers: Role[];
+      call: (v: CollateralVault, caller: Signer) => Promise<unknown>;
+      error: string;
+      args: (caller: Signer) => unknown[];
+    };
+    const tbill = () => sys.tbill.getAddress();
+    const stable = () => sys.stable.getAddress();
+    const unauthorized = (expected: Role) => (caller: Signer) => [
+      caller.address,
+      signer(expected).address,
+    ];
+    const noArgs = () => [];
+    const withdraw = async (v: CollateralVault, c: Signer) =>
+      v.connect(c).withdraw(await tbill(), TBILL(1n), c.address);
+    const instruct = async (v: CollateralVault, c: Signer) =>
+      v.connect(c).instructTransfer(await tbill(), TBILL(1n), c.address);
+    const substitute = async (v: CollateralVault, c: Signer) =>
+      v.connect(c).substitute(await stable(), E18(1n), await tbill(), TBILL(1n), c.address);
+    const liquidate = async (v: CollateralVault, c: Signer) =>
+      v
+        .connect(c)
+        .liquidate(
+          await tbill(),
+          TBILL(1n),
+          await stable(),
+          E18(1n),
+          sys.outsider.address,
+          ethersLib.MaxUint256,
+          0n,
+          "0x",
+        );
+    const changeEligibility = async (v: CollateralVault, c: Signer) =>
+      v.connect(c).changeEligibility(await sys.line(sys.tbill, sys.tbillFeed, 0n));
+    const initialize = (v: CollateralVault, c: Signer) =>
+      v.connect(c).initialize(defaultTerms, [], {
+        uptimeFeed: ethersLib.ZeroAddress,
+        gracePeriod: 0n,
+      });
+    const notParties: Role[] = ["controlAgent", "outsider"];
+    const all: Role[] = ["pledgor", "securedParty", "controlAgent", "outsider"];
+
+    const cases: Case[] = [
+      // Pledged (with an open dispute): the party checks come first.
+      {
+        fn: "withdraw",
+        vault: "pledged",
+        callers: ["securedParty", ...notParties],
+        call: withdraw,
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
+      {
+        fn: "setExposure",
+        vault: "pledged",
+        callers: ["pledgor", ...notParties],
+        call: (v, c) => v.connect(c).setExposure(0n),
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+      {
+        fn: "declareDefault",
+        vault: "pledged",
+        callers: ["securedParty", "outsider"],
+        call: (v, c) => v.connect(c).declareDefault(),
+        error: "Unauthorized",
+        args: unauthorized("controlAgent"),
+      },
+      {
+        fn: "deliverNoticeOfExclusiveControl",
+        vault: "pledged",
+        callers: ["pledgor", "outsider"],
+        call: (v, c) => v.connect(c).deliverNoticeOfExclusiveControl(ethersLib.id("forged")),
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+      {
+        fn: "deliverNoticeOfExclusiveControl",
+        vault: "pledged",
+        callers: ["securedParty", "controlAgent"],
+        call: (v, c) => v.connect(c).deliverNoticeOfExclusiveControl(ethersLib.id("early")),
+        error: "NoDefault",
+        args: noArgs,
+      },
+      {
+        fn: "instructTransfer",
+        vault: "pledged",
+        callers: ["pledgor", "outsider"],
+        call: instruct,
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+      {
+        fn: "instructTransfer",
+        vault: "pledged",
+        callers: ["securedParty", "controlAgent"],
+        call: instruct,
+        error: "InvalidState",
+        args: () => [VaultState.Pledged],
+      },
+      {
+        fn: "substitute",
+        vault: "pledged",
+        callers: ["securedParty", ...notParties],
+        call: substitute,
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
+      {
+        fn: "configureTopUp",
+        vault: "pledged",
+        callers: ["securedParty", ...notParties],
+        call: (v, c) => v.connect(c).configureTopUp(c.address, [], []),
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
+      {
+        fn: "disputeExposure",
+        vault: "pledged",
+        callers: ["securedParty", ...notParties],
+        call: (v, c) => v.connect(c).disputeExposure(0n),
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
+      {
+        fn: "resolveDispute (at the pledgor's figure)",
+        vault: "pledged",
+        callers: ["pledgor", "outsider"],
+        call: (v, c) => v.connect(c).resolveDispute(USD(700_000n)),
+        error: "InvalidResolution",
+        args: (c) => [c.address, USD(700_000n)],
+      },
+      {
+        fn: "resolveDispute (above the secured party's figure)",
+        vault: "pledged",
+        callers: ["securedParty", "pledgor", "outsider"],
+        call: (v, c) => v.connect(c).resolveDispute(USD(900_000n)),
+        error: "InvalidResolution",
+        args: (c) => [c.address, USD(900_000n)],
+      },
+      {
+        fn: "liquidate",
+        vault: "pledged",
+        callers: ["pledgor", "outsider"],
+        call: liquidate,
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+      {
+        fn: "liquidate",
+        vault: "pledged",
+        callers: ["securedParty", "controlAgent"],
+        call: liquidate,
+        error: "InvalidState",
+        args: () => [VaultState.Pledged],
+      },
+      {
+        fn: "release",
+        vault: "pledged",
+        callers: ["pledgor", ...notParties],
+        call: (v, c) => v.connect(c).release(),
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+      {
+        fn: "changeEligibility",
+        vault: "pledged",
+        callers: ["pledgor", ...notParties],
+        call: changeEligibility,
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+      {
+        fn: "initialize",
+        vault: "pledged",
+        callers: all,
+        call: initialize,
+        error: "InvalidInitialization",
+        args: noArgs,
+      },
+      {
+        fn: "consentToPledge",
+        vault: "pledged",
+        callers: all,
+        call: (v, c) => v.connect(c).consentToPledge(),
+        error: "InvalidState",
+        args: () => [VaultState.Pledged],
+      },
+      {
+        fn: "pledgeWithSignature",
+        vault: "pledged",
+        callers: all,
+        call: (v, c) => v.connect(c).pledgeWithSignature(ethersLib.MaxUint256, "0x"),
+        error: "InvalidState",
+        args: () => [VaultState.Pledged],
+      },
+      // Open: pledging is for the two parties only; defaults and release need a pledge.
+      {
+        fn: "consentToPledge",
+        vault: "open",
+        callers: notParties,
+        call: (v, c) => v.connect(c).consentToPledge(),
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
+      {
+        fn: "pledgeWithSignature",
+        vault: "open",
+        callers: notParties,
+        call: (v, c) => v.connect(c).pledgeWithSignature(ethersLib.MaxUint256, "0x"),
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
+      {
+        fn: "declareDefault",
+        vault: "open",
+        callers: all,
+        call: (v, c) => v.connect(c).declareDefault(),
+        error: "InvalidState",
+        args: () => [VaultState.Open],
+      },
+      {
+        fn: "release",
+        vault: "open",
+        callers: ["securedParty"],
+        call: (v, c) => v.connect(c).release(),
+        error: "InvalidState",
+        args: () => [VaultState.Open],
+      },
+      {
+        fn: "withdraw",
+        vault: "open",
+        callers: ["securedParty", ...notParties],
+        call: withdraw,
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
+      // Exclusive control: the pledgor is locked out, outsiders stay out.
+      {
+        fn: "withdraw",
+        vault: "control",
+        callers: ["pledgor"],
+        call: withdraw,
+        error: "InvalidState",
+        args: () => [VaultState.ExclusiveControl],
+      },
+      {
+        fn: "substitute",
+        vault: "control",
+        callers: ["pledgor"],
+        call: substitute,
+        error: "InvalidState",
+        args: () => [VaultState.ExclusiveControl],
+      },
+      {
+        fn: "instructTransfer",
+        vault: "control",
+        callers: ["pledgor", "outsider"],
+        call: instruct,
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+      {
+        fn: "liquidate",
+        vault: "control",
+        callers: ["pledgor", "outsider"],
+        call: liquidate,
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+      {
+        fn: "setExposure",
+        vault: "control",
+        callers: ["securedParty"],
+        call: (v, c) => v.connect(c).setExposure(0n),
+        error: "InvalidState",
+        args: () => [VaultState.ExclusiveControl],
+      },
+      {
+        fn: "declareDefault",
+        vault: "control",
+        callers: ["pledgor", "controlAgent"],
+        call: (v, c) => v.connect(c).declareDefault(),
+        error: "InvalidState",
+        args: () => [VaultState.ExclusiveControl],
+      },
+      {
+        fn: "release",
+        vault: "control",
+        callers: ["pledgor", ...notParties],
+        call: (v, c) => v.connect(c).release(),
+        error: "Unauthorized",
+        args: unauthorized("securedParty"),
+      },
+    ];
+
+    for (const c of cases) {
+      it(`${c.fn} on a ${c.vault} vault from ${c.callers.join(", ")}: ${c.error}`, async function () {
+        const vaults = await vaultsInEveryState();
+        const vault = vaults[c.vault];
+        const before = await vault.state();
+        for (const role of c.callers) {
+          const caller = signer(role);
+          await expect(c.call(vault, caller), `${c.fn} from ${role}`)
+            .to.be.revertedWithCustomError(vault, c.error)
+            .withArgs(...c.args(caller));
+        }
+        expect(await vault.state()).to.equal(before);
+        expect(await vault.balanceOf(await tbill())).to.equal(
+          c.vault === "open" ? TBILL(1_000n) : TBILL(1_100_000n),
+        );
+      });
+    }
+
+    it("the same table's legitimate callers get past the authority checks (the table can fail)", async function () {
+      const { open, pledged, control } = await vaultsInEveryState();
+      await open.connect(sys.pledgor).withdraw(await tbill(), TBILL(1n), sys.pledgor.address);
+      await pledged.connect(sys.securedParty).resolveDispute(USD(750_000n));
+      await pledged.connect(sys.securedParty).setExposure(USD(800_000n));
+      await pledged.connect(sys.pledgor).configureTopUp(sys.pledgor.address, [], []);
+      await control
+        .connect(sys.controlAgent)
+        .instructTransfer(await tbill(), TBILL(1n), sys.securedParty.address);
+      await control.connect(sys.securedParty).release();
+      expect(await control.state()).to.equal(VaultState.Released);
+    });
+
+    it("an agreement without a control agent: the zero agent grants nobody its powers", async function () {
+      const vault = await sys.openAgreement();
+      await postTbill(vault, TBILL(1_000n));
+      await pledge(vault);
+      await expect(vault.connect(sys.outsider).declareDefault())
+        .to.be.revertedWithCustomError(vault, "Unauthorized")
+        .withArgs(sys.outsider.address, ethersLib.ZeroAddress);
+      await expect(
+        vault.connect(sys.controlAgent).deliverNoticeOfExclusiveControl(ethersLib.id("x")),
+      )
+        .to.be.revertedWithCustomError(vault, "Unauthorized")
+        .withArgs(sys.controlAgent.address, sys.securedParty.address);
+    });
+
+    it("initialize on the implementation itself is refused InvalidInitialization", async function () {
+      const implementation = (await sys.ethers.getContractAt(
+        "CollateralVault",
+        await sys.implementation.getAddress(),
+      )) as unknown as CollateralVault;
+      await expect(initialize(implementation, sys.outsider)).to.be.revertedWithCustomError(
+        implementation,
+        "InvalidInitialization",
+      );
+    });
+
+    it("factory pause/unpause from anyone but the guardian (even the AccessManager admin): AccessManagedUnauthorized", async function () {
+      for (const caller of [sys.admin, sys.pledgor, sys.securedParty, sys.outsider]) {
+        await expect(sys.factory.connect(caller).pause())
+          .to.be.revertedWithCustomError(sys.factory, "AccessManagedUnauthorized")
+          .withArgs(caller.address);
+      }
+      await sys.factory.connect(sys.guardian).pause();
+      expect(await sys.factory.paused()).to.equal(true);
+      for (const caller of [sys.admin, sys.pledgor, sys.securedParty, sys.outsider]) {
+        await expect(sys.factory.connect(caller).unpause())
+          .to.be.revertedWithCustomError(sys.factory, "AccessManagedUnauthorized")
+          .withArgs(caller.address);
+      }
+      expect(await sys.factory.paused()).to.equal(true);
+    });
+
+    it("a pledge consent signature replayed on another vault between the same parties: InvalidConsentSignature", async function () {
+      const vault = await sys.openAgreement({ salt: ethersLib.id("a") });
+      const other = await sys.openAgreement({ salt: ethersLib.id("b") });
+      // Same parties, same terms and schedule: only the vault address in the domain and the terms hash differ.
+      const { chainId } = await sys.ethers.provider.getNetwork();
+      const deadline = BigInt(await sys.networkHelpers.time.latest()) + ONE_DAY;
+      const signature = await sys.securedParty.signTypedData(
+        {
+          name: "CollateralVault",
+          version: "1",
+          chainId,
+          verifyingContract: await vault.getAddress(),
+        },
+        {
+          PledgeConsent: [
+            { name: "termsHash", type: "bytes32" },
+            { name: "deadline", type: "uint256" },
+          ],
+        },
+        { termsHash: await vault.termsHash(), deadline },
+      );
+      await expect(other.connect(sys.pledgor).pledgeWithSignature(deadline, signature))
+        .to.be.revertedWithCustomError(other, "InvalidConsentSignature")
+        .withArgs(sys.securedParty.address);
+      await vault.connect(sys.pledgor).pledgeWithSignature(deadline, signature);
+      expect(await vault.state()).to.equal(VaultState.Pledged);
+      expect(await other.state()).to.equal(VaultState.Open);
+      // Replayed on the vault it was for, once pledged: refused by the state.
+      await expect(vault.connect(sys.pledgor).pledgeWithSignature(deadline, signature))
+        .to.be.revertedWithCustomError(vault, "InvalidState")
+        .withArgs(VaultState.Pledged);
+    });
+
+    it("a buyer's DvP liquidation signature replayed: NonceAlreadyUsed; on another vault: InvalidSigner", async function () {
+      const buyer = sys.outsider;
+      const vault = await sys.openAgreement({ salt: ethersLib.id("a") });
+      const other = await sys.openAgreement({ salt: ethersLib.id("b") });
+      for (const v of [vault, other]) {
+        await postTbill(v, TBILL(1_100_000n));
+        await underExclusiveControl(v, USD(800_000n));
+      }
+      await sys.fund(sys.stable, buyer, sys.dvp, E18(200_000n));
+      const { chainId } = await sys.ethers.provider.getNetwork();
+      const deadline = BigInt(await sys.networkHelpers.time.latest()) + 3_600n;
+      const settlement: Settlement = {
+        legs: [
+          erc20Leg(await tbill(), TBILL(100_000n), await vault.getAddress(), buyer.address),
+          erc20Leg(await stable(), E18(99_000n), buyer.address, sys.securedParty.address),
+        ],
+        deadline,
+        nonce: 7n,
+      };
+      const signature = await signSettlement(
+        buyer,
+        settlement,
+        chainId,
+        await sys.dvp.getAddress(),
+      );
+      const tbillAddress = await tbill();
+      const stableAddress = await stable();
+      const sell = (v: CollateralVault) =>
+        v
+          .connect(sys.securedParty)
+          .liquidate(
+            tbillAddress,
+            TBILL(100_000n),
+            stableAddress,
+            E18(99_000n),
+            buyer.address,
+            deadline,
+            7n,
+            signature,
+          );
+      await expect(sell(other))
+        .to.be.revertedWithCustomError(sys.dvp, "InvalidSigner")
+        .withArgs(buyer.address, (recovered: string) => recovered !== buyer.address);
+      await expect(sell(vault)).to.emit(vault, "Liquidated");
+      await expect(sell(vault))
+        .to.be.revertedWithCustomError(sys.dvp, "NonceAlreadyUsed")
+        .withArgs(buyer.address, 7n);
+      expect(await vault.balanceOf(tbillAddress)).to.equal(TBILL(1_000_000n));
+      expect(await other.balanceOf(tbillAddress)).to.equal(TBILL(1_100_000n));
+      expect(await sys.stable.balanceOf(sys.securedParty.address)).to.equal(E18(99_000n));
+    });
+  });
 });
