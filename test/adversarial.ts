@@ -1106,4 +1106,151 @@ describe("Adversarial", function () {
       expect(await sys.stable.balanceOf(sys.securedParty.address)).to.equal(E18(99_000n));
     });
   });
+
+  describe("griefing", function () {
+    /** `count` fresh 18-decimal tokens, each listed at $1 with no haircut on one shared feed. */
+    async function manyAssets(count: number) {
+      const tokens: MockERC20[] = [];
+      const lines: EligibilityLine[] = [];
+      for (let i = 0; i < count; i++) {
+        const token = await deploy<MockERC20>("MockERC20", [`T${i}`, `T${i}`, 18n]);
+        tokens.push(token);
+        lines.push(await sys.line(token, sys.stableFeed, 0n));
+      }
+      return { tokens, lines };
+    }
+
+    it("a schedule of MAX_ASSETS + 1 assets: openAgreement refused TooManyAssets(17, 16)", async function () {
+      const { lines } = await manyAssets(17);
+      const implementation = (await sys.ethers.getContractAt(
+        "CollateralVault",
+        await sys.implementation.getAddress(),
+      )) as unknown as CollateralVault;
+      expect(await implementation.MAX_ASSETS()).to.equal(16n);
+      await expect(sys.openAgreement({ schedule: lines }))
+        .to.be.revertedWithCustomError(implementation, "TooManyAssets")
+        .withArgs(17n, 16n);
+      expect(await sys.factory.agreementCount()).to.equal(0n);
+      // Growing a full schedule by one, or a top-up list beyond the bound, is refused the same way.
+      const vault = await sys.openAgreement({ schedule: lines.slice(0, 16) });
+      await expect(vault.connect(sys.securedParty).changeEligibility(lines[16]))
+        .to.be.revertedWithCustomError(vault, "TooManyAssets")
+        .withArgs(17n, 16n);
+      const assets = lines.map((l) => l.asset);
+      await expect(
+        vault.connect(sys.pledgor).configureTopUp(
+          sys.pledgor.address,
+          assets,
+          assets.map(() => 1n),
+        ),
+      )
+        .to.be.revertedWithCustomError(vault, "TooManyAssets")
+        .withArgs(17n, 16n);
+    });
+
+    it("dust deposits (1 raw unit) by an outsider on every listed asset: valuation, withdrawal and release still work", async function () {
+      const { tokens, lines } = await manyAssets(16);
+      const vault = await sys.openAgreement({ schedule: lines, terms: looseTerms });
+      const real = await tokens[0].getAddress();
+      await sys.fund(tokens[0], sys.pledgor, vault, E18(1_000n));
+      await vault.connect(sys.pledgor).deposit(real, E18(1_000n));
+      await pledge(vault);
+      await vault.connect(sys.securedParty).setExposure(USD(500n));
+      for (const token of tokens) {
+        await sys.fund(token, sys.outsider, vault, 1n);
+        await vault.connect(sys.outsider).deposit(await token.getAddress(), 1n);
+      }
+      const expected = E18(1_000n) + 16n; // each raw unit of an 18-decimal token at $1 is worth 1 wei
+      expect(await vault.collateralValue()).to.equal(expected);
+      const status = await sys.lens.status(await vault.getAddress());
+      expect([status.collateralValue, status.pricesValid, status.positions.length]).to.deep.equal([
+        expected,
+        true,
+        16n,
+      ]);
+      // Sixteen priced positions keep a withdrawal well inside a block.
+      const gas = await vault
+        .connect(sys.pledgor)
+        .withdraw.estimateGas(real, E18(400n), sys.pledgor.address);
+      expect(gas).to.be.lessThan(1_000_000n);
+      await vault.connect(sys.pledgor).withdraw(real, E18(400n), sys.pledgor.address);
+      await expect(vault.connect(sys.pledgor).withdraw(real, E18(101n), sys.pledgor.address))
+        .to.be.revertedWithCustomError(vault, "WithdrawalBreachesRequirement")
+        .withArgs(E18(499n) + 16n, USD(500n));
+      await vault.connect(sys.securedParty).release();
+      for (const token of tokens)
+        expect(await token.balanceOf(await vault.getAddress())).to.equal(0n);
+      expect(await tokens[5].balanceOf(sys.pledgor.address)).to.equal(1n); // the dust is the pledgor's now
+    });
+
+    describe("top-up source", function () {
+      const terms = { ...defaultTerms, independentAmount: USD(200_000n) };
+
+      /** As in MarginEngine.ts: a $0.92 T-bill price opens a call for 9,000 against 1,000,000. */
+      async function calledAgreement(stableHeld: bigint) {
+        const vault = await sys.openAgreement({ terms });
+        await postTbill(vault, TBILL(1_100_000n));
+        await pledge(vault);
+        await vault.connect(sys.securedParty).setExposure(USD(800_000n));
+        const treasury = sys.admin;
+        await sys.stable.mint(treasury.address, stableHeld);
+        await sys.stable.connect(treasury).approve(await vault.getAddress(), E18(50_000n));
+        await vault
+          .connect(sys.pledgor)
+          .configureTopUp(
+            treasury.address,
+            [await sys.stable.getAddress(), await sys.tbill.getAddress()],
+            [E18(50_000n), TBILL(50_000n)],
+          );
+        await sys.tbillFeed.setAnswer(92_000000n);
+        return { vault, treasury };
+      }
+
+      it("a source holding less than its cap gives all it has, and the next asset covers the rest", async function () {
+        const { vault, treasury } = await calledAgreement(E18(5_000n));
+        await sys.fund(sys.tbill, treasury, vault, TBILL(50_000n));
+        const stable = await sys.stable.getAddress();
+        const tbill = await sys.tbill.getAddress();
+        const call = vault.issueMarginCall();
+        await expect(call)
+          .to.emit(vault, "TopUpPulled")
+          .withArgs(stable, treasury.address, E18(5_000n), USD(5_000n), E18(45_000n));
+        // 4,000 / (0.92 x 0.98) rounded up to the raw unit: 4,436.557232 T-bills.
+        await expect(call)
+          .to.emit(vault, "TopUpPulled")
+          .withArgs(
+            tbill,
+            treasury.address,
+            4_436_557_232n,
+            4_000_000_000_371_200_000_000n,
+            TBILL(50_000n) - 4_436_557_232n,
+          );
+        await expect(call)
+          .to.emit(vault, "MarginCallMet")
+          .withArgs(USD(1_000_760n) + 371_200_000_000n, USD(1_000_000n));
+        expect(await vault.state()).to.equal(VaultState.Pledged);
+        expect(await sys.stable.balanceOf(treasury.address)).to.equal(0n);
+      });
+
+      it("a source whose balance cannot meet the call gives what it has and the call stays open", async function () {
+        const { vault, treasury } = await calledAgreement(E18(1_000n));
+        // The T-bills are approved but not held: skipped, no revert.
+        await sys.tbill.connect(treasury).approve(await vault.getAddress(), TBILL(50_000n));
+        const call = vault.issueMarginCall();
+        await expect(call)
+          .to.emit(vault, "TopUpPulled")
+          .withArgs(
+            await sys.stable.getAddress(),
+            treasury.address,
+            E18(1_000n),
+            USD(1_000n),
+            E18(49_000n),
+          );
+        await expect(call).not.to.emit(vault, "MarginCallMet");
+        expect(await vault.state()).to.equal(VaultState.MarginCall);
+        const [, , capsLeft] = await vault.topUpConfiguration();
+        expect(capsLeft).to.deep.equal([E18(49_000n), TBILL(50_000n)]);
+      });
+    });
+  });
 });
