@@ -10,15 +10,24 @@ contract RebasingToken {
     error InsufficientBalance(address from, uint256 balance, uint256 needed);
     error InsufficientAllowance(address spender, uint256 allowance, uint256 needed);
 
-    string public constant name = "Rebasing";
-    string public constant symbol = "REB";
-    uint8 public constant decimals = 18;
     uint256 public multiplier = WAD;
     mapping(address => uint256) public sharesOf;
     mapping(address => mapping(address => uint256)) public allowance;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
+
+    function name() external pure returns (string memory) {
+        return "Rebasing";
+    }
+
+    function symbol() external pure returns (string memory) {
+        return "REB";
+    }
+
+    function decimals() external pure returns (uint8) {
+        return 18;
+    }
 
     /// @notice Rebases every balance to `shares * newMultiplier / 1e18`.
     function rebase(uint256 newMultiplier) external {
