@@ -1505,4 +1505,99 @@ describe("Adversarial", function () {
       expect(await vault.state()).to.equal(VaultState.Released);
     });
   });
+
+  describe("more refusals", function () {
+    it("a paused token under exclusive control: instructed transfer and a sale paid in it revert TokenPaused, nothing moves", async function () {
+      const pau = await deploy<PausableToken>("PausableToken");
+      const asset = await pau.getAddress();
+      const vault = await agreementListing(pau);
+      await mintAndApprove(pau, sys.pledgor, vault, E18(1_000n));
+      await vault.connect(sys.pledgor).deposit(asset, E18(1_000n));
+      await postTbill(vault, TBILL(1_000n));
+      await underExclusiveControl(vault, USD(500n));
+      await mintAndApprove(pau, sys.outsider, sys.dvp, E18(1_000n));
+      await pau.setPaused(true);
+      await expect(
+        vault
+          .connect(sys.securedParty)
+          .instructTransfer(asset, E18(100n), sys.securedParty.address),
+      ).to.be.revertedWithCustomError(pau, "TokenPaused");
+      const { chainId } = await sys.ethers.provider.getNetwork();
+      const deadline = BigInt(await sys.networkHelpers.time.latest()) + 3_600n;
+      const tbill = await sys.tbill.getAddress();
+      const settlement: Settlement = {
+        legs: [
+          erc20Leg(tbill, TBILL(100n), await vault.getAddress(), sys.outsider.address),
+          erc20Leg(asset, E18(99n), sys.outsider.address, sys.securedParty.address),
+        ],
+        deadline,
+        nonce: 1n,
+      };
+      const signature = await signSettlement(
+        sys.outsider,
+        settlement,
+        chainId,
+        await sys.dvp.getAddress(),
+      );
+      await expect(
+        vault
+          .connect(sys.securedParty)
+          .liquidate(
+            tbill,
+            TBILL(100n),
+            asset,
+            E18(99n),
+            sys.outsider.address,
+            deadline,
+            1n,
+            signature,
+          ),
+      ).to.be.revertedWithCustomError(pau, "TokenPaused");
+      expect(await vault.appropriation()).to.deep.equal([USD(525n), 0n]);
+      expect(await vault.balanceOf(asset)).to.equal(E18(1_000n));
+      expect(await vault.balanceOf(tbill)).to.equal(TBILL(1_000n));
+      expect(await vault.state()).to.equal(VaultState.ExclusiveControl);
+    });
+
+    it("a token with 37 decimals cannot be listed: UnsupportedDecimals(asset, 37)", async function () {
+      const token = await deploy<MockERC20>("MockERC20", ["D37", "D37", 37n]);
+      const implementation = (await sys.ethers.getContractAt(
+        "CollateralVault",
+        await sys.implementation.getAddress(),
+      )) as unknown as CollateralVault;
+      const schedule = [await sys.line(token, sys.stableFeed, 0n)];
+      const salt = ethersLib.id("d37");
+      // The vault declares two UnsupportedDecimals overloads, so the error is decoded by hand.
+      const data = await sys.factory
+        .connect(sys.pledgor)
+        .openAgreement.staticCall(
+          sys.pledgor.address,
+          sys.securedParty.address,
+          ethersLib.ZeroAddress,
+          defaultTerms,
+          schedule,
+          salt,
+        )
+        .then(
+          () => "0x",
+          (e: { data?: string }) => e.data ?? "0x",
+        );
+      const decoded = implementation.interface.parseError(data);
+      expect(decoded?.signature).to.equal("UnsupportedDecimals(address,uint256)");
+      expect([...(decoded?.args ?? [])]).to.deep.equal([await token.getAddress(), 37n]);
+      await expect(sys.openAgreement({ schedule })).to.be.revertedWithCustomError(
+        implementation,
+        "UnsupportedDecimals(address,uint256)",
+      );
+    });
+
+    it("an ineligible token (never listed) cannot be posted, even by an outsider: IneligibleAsset", async function () {
+      const stray = await deploy<MockERC20>("MockERC20", ["Stray", "STR", 18n]);
+      const vault = await sys.openAgreement();
+      await sys.fund(stray, sys.outsider, vault, 1n);
+      await expect(vault.connect(sys.outsider).deposit(await stray.getAddress(), 1n))
+        .to.be.revertedWithCustomError(vault, "IneligibleAsset")
+        .withArgs(await stray.getAddress());
+    });
+  });
 });
