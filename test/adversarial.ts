@@ -1489,12 +1489,11 @@ describe("Adversarial", function () {
       expect(await burner.balanceOf(sys.pledgor.address)).to.equal(E18(1_000n));
     });
 
-    // Counterexample: the burner listed first, then 8 plain ERC-20s, each with 1,000 posted; pledged; the burner
-    // starts burning gas. `release()` at the 2^24 transaction gas cap reverts out of gas: the burner's transfer
-    // takes 63/64 of the gas and the 1/64 left (~262,000) cannot return the 8 others. No gas limit helps, so one
-    // hostile (or upgraded) token strands every other asset of the agreement. (With 3 others it succeeds using
-    // 16.35M gas.) Possible fix: bound the gas forwarded to each token in release, as the oracle's FEED_CALL_GAS.
-    it.skip("REGRESSION: a token that burns all gas, listed first, must not block release of the 8 assets after it", async function () {
+    // Regression (fixed by RELEASE_TRANSFER_GAS): the burner listed first, then 8 plain ERC-20s, each with 1,000
+    // posted; pledged; the burner starts burning gas. `release()` at the 2^24 transaction gas cap used to revert
+    // out of gas: the burner's transfer took 63/64 of the gas and the 1/64 left (~262,000) could not return the 8
+    // others, so one hostile (or upgraded) token stranded every other asset of the agreement.
+    it("regression: a token that burns all gas, listed first, does not block release of the 8 assets after it", async function () {
       const { burner, tokens, vault } = await burnerAgreement(true, 8);
       const release = vault.connect(sys.securedParty).release({ gasLimit: TX_GAS_CAP });
       await expect(release)

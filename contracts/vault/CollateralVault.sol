@@ -42,6 +42,9 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     uint8 public constant DEFAULT_BY_CONTROL_AGENT = 2;
     uint8 public constant DEFAULT_BY_UNMET_MARGIN_CALL = 3;
 
+    /// @notice Gas each token transfer of `release` may use: ample for any ERC-20, bounded for a hostile one.
+    uint256 public constant RELEASE_TRANSFER_GAS = 300_000;
+
     bytes32 public constant PLEDGE_CONSENT_TYPEHASH = keccak256("PledgeConsent(bytes32 termsHash,uint256 deadline)");
 
     // One slot: what nearly every call reads.
@@ -393,9 +396,9 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             uint256 amount = _balances[asset];
             if (amount == 0) continue;
             _balances[asset] = 0;
-            // One token refusing (a blocklist, a pause) must not hold back the others: what fails stays
-            // accounted here, and the pledgor withdraws it later.
-            if (IERC20(asset).trySafeTransfer(pledgor, amount)) {
+            // One token refusing (a blocklist, a pause, a gas sink) must not hold back the others: what fails
+            // stays accounted here, and the pledgor withdraws it later.
+            if (_tryReturn(asset, pledgor, amount)) {
                 emit CollateralReturned(asset, pledgor, amount);
             } else {
                 _balances[asset] = amount;
@@ -661,6 +664,18 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         uint256 value = collateralValue();
         uint256 required = callableRequirement();
         if (value >= required) revert MarginCallCured(value, required);
+    }
+
+    /// @dev A transfer for `release` with a gas cap, so that a token burning all the gas it is given cannot
+    /// starve the returns of the assets after it. Success as SafeERC20 reads it: no revert, and either no return
+    /// data from a contract or `true`.
+    function _tryReturn(address asset, address to, uint256 amount) private returns (bool) {
+        (bool ok, bytes memory data) = asset.call{gas: RELEASE_TRANSFER_GAS}(
+            abi.encodeCall(IERC20.transfer, (to, amount))
+        );
+        return
+            ok &&
+            (data.length == 0 ? asset.code.length != 0 : data.length == 32 && bytes32(data) == bytes32(uint256(1)));
     }
 
     function _requireUnderExclusiveControl() private view {
