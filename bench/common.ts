@@ -69,17 +69,8 @@ export async function deployRaw(
 }
 
 /** The terms the mocha fixture uses: zero threshold and independent amount, MTA and rounding 1,000. */
-export const benchTerms: Terms = {
-  threshold: 0n,
-  independentAmount: 0n,
-  minimumTransferAmount: 1_000n * WAD,
-  roundingAmount: 1_000n * WAD,
-  curePeriod: ONE_DAY,
-  scheduleNoticePeriod: 2n * ONE_DAY,
-  disputeWindow: ONE_DAY,
-  liquidationPenaltyBps: 500n,
-  maxLiquidationDiscountBps: 300n,
-};
+import { defaultTerms as benchTerms } from "../test/fixtures.js";
+export { benchTerms };
 
 /** An ERC-20 schedule line with a 2% haircut, no concentration cap and a one-day staleness limit. */
 export function line(asset: string, feed: string, haircutBps = 200n): Line {

@@ -1,22 +1,21 @@
 import { expect } from "chai";
 import { ethers as ethersLib } from "ethers";
 
-import { AssetKind, ONE_DAY, VaultState, WAD, defaultTerms, deploySystem } from "./fixtures.js";
-
-type System = Awaited<ReturnType<typeof deploySystem>>;
+import {
+  AssetKind,
+  ONE_DAY,
+  VaultState,
+  WAD,
+  defaultTerms,
+  useSystem,
+  type System,
+} from "./fixtures.js";
 
 describe("CollateralVault", function () {
   let sys: System;
-  let snapshot: { restore(): Promise<void> };
-
-  before(async function () {
-    sys = await deploySystem();
-    snapshot = await sys.networkHelpers.takeSnapshot();
-  });
-
-  afterEach(async function () {
-    await snapshot.restore();
-    snapshot = await sys.networkHelpers.takeSnapshot();
+  const system = useSystem();
+  beforeEach(function () {
+    sys = system();
   });
 
   /** A vault with 1,000,000 T-bills (6 decimals, $1, 2% haircut) posted by the pledgor. */

@@ -1,10 +1,8 @@
 import { expect } from "chai";
 import { ethers as ethersLib } from "ethers";
 
-import { ONE_DAY, VaultState, WAD, defaultTerms, deploySystem } from "./fixtures.js";
+import { ONE_DAY, VaultState, WAD, defaultTerms, useSystem, type System } from "./fixtures.js";
 import { erc20Leg, signSettlement, type Settlement } from "./helpers/dvp.js";
-
-type System = Awaited<ReturnType<typeof deploySystem>>;
 
 const USD = (n: bigint) => n * WAD;
 const TBILL = (n: bigint) => n * 10n ** 6n;
@@ -19,16 +17,9 @@ enum Outcome {
 
 describe("Margin engine", function () {
   let sys: System;
-  let snapshot: { restore(): Promise<void> };
-
-  before(async function () {
-    sys = await deploySystem();
-    snapshot = await sys.networkHelpers.takeSnapshot();
-  });
-
-  afterEach(async function () {
-    await snapshot.restore();
-    snapshot = await sys.networkHelpers.takeSnapshot();
+  const system = useSystem();
+  beforeEach(function () {
+    sys = system();
   });
 
   // Requirement = exposure + independent amount; 1,100,000 T-bills at $1 less 2% = 1,078,000 covers 1,000,000.

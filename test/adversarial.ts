@@ -10,8 +10,9 @@ import {
   VaultState,
   WAD,
   defaultTerms,
-  deploySystem,
   type EligibilityLine,
+  type System,
+  useSystem,
 } from "./fixtures.js";
 import { erc20Leg, signSettlement, type Settlement } from "./helpers/dvp.js";
 import type {
@@ -27,8 +28,6 @@ import type {
   ReentrantToken,
 } from "../types/ethers-contracts/index.js";
 
-type System = Awaited<ReturnType<typeof deploySystem>>;
-
 const USD = (n: bigint) => n * WAD;
 const TBILL = (n: bigint) => n * 10n ** 6n;
 const E18 = (n: bigint) => n * WAD;
@@ -39,16 +38,9 @@ const looseTerms = { ...defaultTerms, minimumTransferAmount: 0n, roundingAmount:
 
 describe("Adversarial", function () {
   let sys: System;
-  let snapshot: { restore(): Promise<void> };
-
-  before(async function () {
-    sys = await deploySystem();
-    snapshot = await sys.networkHelpers.takeSnapshot();
-  });
-
-  afterEach(async function () {
-    await snapshot.restore();
-    snapshot = await sys.networkHelpers.takeSnapshot();
+  const system = useSystem();
+  beforeEach(function () {
+    sys = system();
   });
 
   async function deploy<T>(name: string, args: unknown[] = []): Promise<T> {

@@ -196,3 +196,23 @@ export async function deploySystem() {
     fund,
   };
 }
+
+export type System = Awaited<ReturnType<typeof deploySystem>>;
+
+/**
+ * Registers mocha hooks that deploy the system once for the enclosing `describe` and restore a snapshot after
+ * every test, so each test starts from the same fresh deployment; returns a getter for the system.
+ */
+export function useSystem(): () => System {
+  let sys: System;
+  let snapshot: { restore(): Promise<void> };
+  before(async function () {
+    sys = await deploySystem();
+    snapshot = await sys.networkHelpers.takeSnapshot();
+  });
+  afterEach(async function () {
+    await snapshot.restore();
+    snapshot = await sys.networkHelpers.takeSnapshot();
+  });
+  return () => sys;
+}
