@@ -8,6 +8,7 @@ import {
 } from "ethers";
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
+import { deploySystem } from "../sdk/deploy.js";
 import type { AgreementTerms as Terms, EligibilityLine as Line } from "../sdk/agreements.js";
 import type { CompiledContract } from "./peers.js";
 
@@ -86,18 +87,15 @@ export function line(asset: string, feed: string, haircutBps = 200n): Line {
   };
 }
 
-/** Deploys the system as the mocha fixture does (AccessManager, vault implementation, DvP, factory). */
+/** Deploys the system with the SDK, as users and the mocha fixture do; returns the DvP and the factory. */
 export async function deployOurs(ethers: HardhatEthers) {
   const [admin] = await ethers.getSigners();
-  const manager = await ethers.deployContract("AccessManager", [admin.address]);
-  const implementation = await ethers.deployContract("CollateralVault");
-  const dvp = await ethers.deployContract("DvPSettlement");
-  const factory = await ethers.deployContract("AgreementFactory", [
-    await manager.getAddress(),
-    await implementation.getAddress(),
-    await dvp.getAddress(),
-    { uptimeFeed: ethersLib.ZeroAddress, gracePeriod: 0 },
-  ]);
+  const book = await deploySystem(admin, { network: "bench" });
+  const dvp = await ethers.getContractAt("DvPSettlement", book.contracts.DvPSettlement.address);
+  const factory = await ethers.getContractAt(
+    "AgreementFactory",
+    book.contracts.AgreementFactory.address,
+  );
   return { dvp, factory };
 }
 

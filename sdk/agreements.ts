@@ -200,6 +200,14 @@ const ERC20_ABI = [
   "function symbol() view returns (string)",
 ];
 
+/** The runner as a Signer, for actions that send transactions; a Provider alone is refused in words. */
+function requireSigner(runner: ContractRunner): Signer {
+  if (typeof (runner as Signer).getAddress !== "function") {
+    throw new InputError("this action needs a Signer, not a Provider");
+  }
+  return runner as Signer;
+}
+
 /** Approves `spender` for `amount` of `token` only when the current allowance falls short of it. */
 export async function approveIfNeeded(
   signer: Signer,
@@ -310,10 +318,7 @@ export class CollateralSystem {
   }
 
   signer(): Signer {
-    const runner = this.runner as Signer;
-    if (typeof runner.getAddress !== "function")
-      throw new InputError("this action needs a Signer, not a Provider");
-    return runner;
+    return requireSigner(this.runner);
   }
 }
 
@@ -335,10 +340,7 @@ export class Agreement {
   }
 
   private signer(): Signer {
-    const runner = this.runner as Signer;
-    if (typeof runner.getAddress !== "function")
-      throw new InputError("this action needs a Signer, not a Provider");
-    return runner;
+    return requireSigner(this.runner);
   }
 
   /** Full status: values per asset, haircuts, coverage, open call and deadline, state. */

@@ -9,8 +9,12 @@ import {
   type AgreementTerms as Terms,
   type EligibilityLine,
 } from "../sdk/agreements.js";
+import { deploySystem as deploySdkSystem } from "../sdk/deploy.js";
+import type { AccessManager } from "../types/ethers-contracts/@openzeppelin/contracts/access/manager/AccessManager.js";
 import type {
   AgreementFactory,
+  CollateralLens,
+  DvPSettlement,
   CollateralVault,
   MockERC20,
   MockERC4626,
@@ -49,27 +53,20 @@ export async function deploySystem() {
   const [admin, pledgor, securedParty, controlAgent, outsider, guardian] =
     await ethers.getSigners();
 
-  const manager = await ethers.deployContract("AccessManager", [admin.address]);
-  const implementation = await ethers.deployContract("CollateralVault");
-  const dvp = await ethers.deployContract("DvPSettlement");
-  const lens = await ethers.deployContract("CollateralLens");
-  const factory = (await ethers.deployContract("AgreementFactory", [
-    await manager.getAddress(),
-    await implementation.getAddress(),
-    await dvp.getAddress(),
-    { uptimeFeed: ethersLib.ZeroAddress, gracePeriod: 0 },
-  ])) as unknown as AgreementFactory;
-
-  // The guardian role may pause and unpause the factory.
-  const GUARDIAN_ROLE = 1n;
-  await manager.grantRole(GUARDIAN_ROLE, guardian.address, 0);
-  await manager.setTargetFunctionRole(
-    await factory.getAddress(),
-    [
-      factory.interface.getFunction("pause").selector,
-      factory.interface.getFunction("unpause").selector,
-    ],
-    GUARDIAN_ROLE,
+  // The system as the SDK deploys it, with the guardian allowed to pause and unpause the factory.
+  const book = await deploySdkSystem(admin, { network: "test", guardian: guardian.address });
+  const at = <T>(name: string, address: string) =>
+    ethers.getContractAt(name, address) as Promise<T>;
+  const manager = await at<AccessManager>("AccessManager", book.contracts.AccessManager.address);
+  const implementation = await at<CollateralVault>(
+    "CollateralVault",
+    book.contracts.CollateralVault.address,
+  );
+  const dvp = await at<DvPSettlement>("DvPSettlement", book.contracts.DvPSettlement.address);
+  const lens = await at<CollateralLens>("CollateralLens", book.contracts.CollateralLens.address);
+  const factory = await at<AgreementFactory>(
+    "AgreementFactory",
+    book.contracts.AgreementFactory.address,
   );
 
   const tbill = (await ethers.deployContract("MockERC20", [
