@@ -3,7 +3,13 @@
 // measured in the same run on the same chain. N is BENCH_MONITOR_AGREEMENTS (default 10,000).
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 
-import { CollateralSystem, MarginMonitor, deploySystem } from "../sdk/index.js";
+import {
+  CollateralSystem,
+  MarginMonitor,
+  PLEDGE_CONSENT_TYPES,
+  deploySystem,
+  pledgeConsentDomain,
+} from "../sdk/index.js";
 import type { BenchRow } from "./common.js";
 import { ONE_DAY, WAD, line, row } from "./common.js";
 
@@ -59,13 +65,8 @@ export async function benchMonitor(ethers: HardhatEthers): Promise<BenchRow[]> {
       const termsHash = await (await ethers.getContractAt("CollateralVault", vault)).termsHash();
       signatures.push(
         await securedParty.signTypedData(
-          { name: "CollateralVault", version: "1", chainId, verifyingContract: vault },
-          {
-            PledgeConsent: [
-              { name: "termsHash", type: "bytes32" },
-              { name: "deadline", type: "uint256" },
-            ],
-          },
+          pledgeConsentDomain(chainId, book.contracts.AgreementFactory.address),
+          PLEDGE_CONSENT_TYPES,
           { termsHash, deadline },
         ),
       );

@@ -2,19 +2,30 @@
 pragma solidity ^0.8.28;
 
 import {AccessManaged} from "@openzeppelin/contracts/access/manager/AccessManaged.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IAgreementFactory} from "./interfaces/IAgreementFactory.sol";
-import {AgreementTerms, EligibilityInput, ICollateralVault} from "./interfaces/ICollateralVault.sol";
-import {SequencerCheck} from "./libraries/PriceOracle.sol";
+import {AgreementTerms, EligibilityInput, EligibleAsset, ICollateralVault} from "./interfaces/ICollateralVault.sol";
+import {AssetKind, PriceOracle, PriceSource, SequencerCheck} from "./libraries/PriceOracle.sol";
 
 /// @title AgreementFactory
 /// @notice Opens agreements: each gets its own vault, an ERC-1167 clone of one immutable implementation whose
 /// immutable arguments are the parties, at a deterministic address. Roles come from an OpenZeppelin
-/// AccessManager: the guardian's `pause` and `unpause` are `restricted`.
-contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
+/// AccessManager: the guardian's `pause` and `unpause` are `restricted`. It also serves its vaults two pieces of
+/// shared logic that keep them under the code-size limit: the listing rules (`eligibilityEntry`) and the EIP-712
+/// domain in which the parties sign their pledge consents (`isValidPledgeConsent`).
+contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 {
+    /// @notice EIP-712 type hash of a party's consent to pledge under an agreement's terms.
+    bytes32 public constant PLEDGE_CONSENT_TYPEHASH = keccak256("PledgeConsent(bytes32 termsHash,uint256 deadline)");
+
+    uint256 private constant BPS = 10_000;
+
     /// @inheritdoc IAgreementFactory
     address public immutable vaultImplementation;
     /// @inheritdoc IAgreementFactory
@@ -33,7 +44,7 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
         address implementation,
         address dvp,
         SequencerCheck memory sequencer
-    ) AccessManaged(authority) {
+    ) AccessManaged(authority) EIP712("AgreementFactory", "1") {
         vaultImplementation = implementation;
         settlement = dvp;
         _sequencer = sequencer;
@@ -94,6 +105,51 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
         }
     }
 
+    /// @inheritdoc IAgreementFactory
+    function isValidPledgeConsent(
+        address signer,
+        bytes32 termsHash,
+        uint256 deadline,
+        bytes calldata signature
+    ) external view returns (bool) {
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(PLEDGE_CONSENT_TYPEHASH, termsHash, deadline)));
+        return SignatureChecker.isValidSignatureNow(signer, digest, signature);
+    }
+
+    /// @inheritdoc IAgreementFactory
+    function eligibilityEntry(EligibilityInput calldata input) external view returns (EligibleAsset memory entry) {
+        if (input.asset == address(0)) revert ICollateralVault.ZeroAddress();
+        if (address(input.feed) == address(0)) return entry; // a delisting
+        if (input.haircutBps > BPS || input.concentrationCapBps > BPS || input.concentrationCapBps == 0) {
+            revert ICollateralVault.InvalidBps(input.haircutBps, input.concentrationCapBps);
+        }
+        address priced = input.kind == AssetKind.ERC4626
+            ? address(uint160(_readWord(input.asset, IERC4626.asset.selector, type(uint160).max)))
+            : input.asset;
+        PriceSource memory source = PriceSource({
+            feed: input.feed,
+            maxPriceAge: input.maxPriceAge,
+            kind: input.kind,
+            pricedDecimals: _decimals(priced),
+            feedDecimals: _decimals(address(input.feed)),
+            minAnswer: input.minAnswer,
+            maxAnswer: input.maxAnswer
+        });
+        PriceOracle.checkSource(source);
+        return
+            EligibleAsset({
+                feed: source.feed,
+                maxPriceAge: source.maxPriceAge,
+                kind: source.kind,
+                pricedDecimals: source.pricedDecimals,
+                feedDecimals: source.feedDecimals,
+                haircutBps: input.haircutBps,
+                concentrationCapBps: input.concentrationCapBps,
+                minAnswer: source.minAnswer,
+                maxAnswer: source.maxAnswer
+            });
+    }
+
     /// @notice The guardian stops new risk: new agreements and pledges.
     function pause() external restricted {
         _pause();
@@ -135,6 +191,22 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable {
     /// @inheritdoc IAgreementFactory
     function sequencerCheck() external view returns (SequencerCheck memory) {
         return _sequencer;
+    }
+
+    /// @dev `decimals()` of a token or feed, at most the oracle's 36.
+    function _decimals(address target) private view returns (uint8) {
+        uint256 decimals = _readWord(target, IERC20Metadata.decimals.selector, type(uint256).max);
+        if (decimals > PriceOracle.MAX_DECIMALS) revert ICollateralVault.UnsupportedDecimals(target, decimals);
+        return uint8(decimals);
+    }
+
+    /// @dev One word returned by a parameterless view, at most `max`: a target without the function, or one
+    /// answering something else, gets a named error instead of an empty revert from the ABI decoder.
+    function _readWord(address target, bytes4 selector, uint256 max) private view returns (uint256 word) {
+        (bool ok, bytes memory data) = target.staticcall(abi.encodeWithSelector(selector));
+        if (!ok || data.length < 32) revert ICollateralVault.MetadataUnreadable(target, selector);
+        word = abi.decode(data, (uint256));
+        if (word > max) revert ICollateralVault.MetadataUnreadable(target, selector);
     }
 
     function _args(address pledgor, address securedParty, address controlAgent) private view returns (bytes memory) {

@@ -119,6 +119,22 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * The EIP-712 domain of pledge consents: the factory's, which verifies them for its vaults. A consent names its
+ * agreement through the vault's `termsHash()`, which commits to the vault's address.
+ */
+export function pledgeConsentDomain(chainId: bigint, factory: string) {
+  return { name: "AgreementFactory", version: "1", chainId, verifyingContract: factory };
+}
+
+/** The EIP-712 types of a pledge consent: `PledgeConsent(bytes32 termsHash,uint256 deadline)`. */
+export const PLEDGE_CONSENT_TYPES = {
+  PledgeConsent: [
+    { name: "termsHash", type: "bytes32" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
 const vaultInterface = CollateralVault__factory.createInterface();
 const factoryInterface = AgreementFactory__factory.createInterface();
 
@@ -392,18 +408,14 @@ export class Agreement {
     return send(() => this.vault.consentToPledge());
   }
 
-  /** Signs this party's EIP-712 pledge consent for the other party to submit. */
+  /** Signs this party's EIP-712 pledge consent (in the factory's domain) for the other party to submit. */
   async signPledgeConsent(deadline: bigint): Promise<string> {
     const signer = this.signer();
     const { chainId } = await signer.provider!.getNetwork();
+    const { factory } = await this.parties();
     return signer.signTypedData(
-      { name: "CollateralVault", version: "1", chainId, verifyingContract: this.address },
-      {
-        PledgeConsent: [
-          { name: "termsHash", type: "bytes32" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
+      pledgeConsentDomain(chainId, factory),
+      PLEDGE_CONSENT_TYPES,
       { termsHash: await this.vault.termsHash(), deadline },
     );
   }

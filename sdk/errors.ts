@@ -45,6 +45,12 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
   "AppropriationExceedsAmountDue(uint256,uint256)": (a) =>
     `the secured party would have taken ${formatWad(a[0])}, beyond the ${formatWad(a[1])} due (exposure plus penalty)`,
   "Paused()": () => "new risk is paused by the guardian",
+  "SubstitutionExceedsValue(uint256,uint256)": (a) =>
+    `the assets taken out are worth ${formatWad(a[0])} after haircut, more than the ${formatWad(a[1])} the substitute is worth`,
+  "InsufficientGas(uint256,uint256)": (a) =>
+    `only ${a[0]} gas was left where a token transfer needs ${a[1]}; send the transaction again with a higher gas limit`,
+  "MetadataUnreadable(address,bytes4)": (a) =>
+    `${a[0]} did not answer ${a[1] === "0x38d52e0f" ? "asset()" : a[1] === "0x313ce567" ? "decimals()" : a[1]} with one word, so it cannot be listed (is it the token or feed you meant, and of the kind declared?)`,
   // Margin engine
   "NoMarginCallDue(uint256,uint256,uint256)": (a) =>
     `no margin call is due: collateral value ${formatWad(a[0])} against a requirement of ${formatWad(a[1])}, ` +

@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import { ethers as ethersLib } from "ethers";
 
+import { PLEDGE_CONSENT_TYPES, pledgeConsentDomain } from "../sdk/agreements.js";
+
 import {
   AssetKind,
   ONE_DAY,
@@ -140,7 +142,7 @@ describe("CollateralVault", function () {
     it("refuses an ineligible asset, naming it", async function () {
       const vault = await sys.openAgreement();
       const other = await sys.ethers.deployContract("MockERC20", ["Other", "OTH", 18]);
-      await expect(vault.deposit(await other.getAddress(), 1n))
+      await expect(vault.connect(sys.pledgor).deposit(await other.getAddress(), 1n))
         .to.be.revertedWithCustomError(vault, "IneligibleAsset")
         .withArgs(await other.getAddress());
     });
@@ -160,10 +162,21 @@ describe("CollateralVault", function () {
 
     it("refuses a zero amount", async function () {
       const vault = await sys.openAgreement();
-      await expect(vault.deposit(await sys.tbill.getAddress(), 0n)).to.be.revertedWithCustomError(
-        vault,
-        "ZeroAmount",
-      );
+      await expect(
+        vault.connect(sys.pledgor).deposit(await sys.tbill.getAddress(), 0n),
+      ).to.be.revertedWithCustomError(vault, "ZeroAmount");
+    });
+
+    it("refuses anyone but the pledgor, so an outsider cannot post dust that blocks valuation", async function () {
+      const vault = await sys.openAgreement();
+      const tbill = await sys.tbill.getAddress();
+      for (const caller of [sys.securedParty, sys.outsider]) {
+        await sys.fund(sys.tbill, caller, vault, 1n);
+        await expect(vault.connect(caller).deposit(tbill, 1n))
+          .to.be.revertedWithCustomError(vault, "Unauthorized")
+          .withArgs(caller.address, sys.pledgor.address);
+      }
+      expect(await vault.balanceOf(tbill)).to.equal(0n);
     });
   });
 
@@ -187,28 +200,18 @@ describe("CollateralVault", function () {
       const vault = await sys.openAgreement();
       const { chainId } = await sys.ethers.provider.getNetwork();
       const deadline = BigInt(await sys.networkHelpers.time.latest()) + ONE_DAY;
-      const domain = {
-        name: "CollateralVault",
-        version: "1",
-        chainId,
-        verifyingContract: await vault.getAddress(),
-      };
-      const types = {
-        PledgeConsent: [
-          { name: "termsHash", type: "bytes32" },
-          { name: "deadline", type: "uint256" },
-        ],
-      };
+      const domain = pledgeConsentDomain(chainId, await sys.factory.getAddress());
+      const types = PLEDGE_CONSENT_TYPES;
       const value = { termsHash: await vault.termsHash(), deadline };
       const forged = await sys.outsider.signTypedData(domain, types, value);
       await expect(vault.connect(sys.pledgor).pledgeWithSignature(deadline, forged))
         .to.be.revertedWithCustomError(vault, "InvalidConsentSignature")
         .withArgs(sys.securedParty.address);
       const signature = await sys.securedParty.signTypedData(domain, types, value);
-      // The vault's ERC-5267 domain is the one the SDK signs against.
-      const [, name, version, domainChainId, verifyingContract] = await vault.eip712Domain();
+      // The factory's ERC-5267 domain is the one the SDK signs against.
+      const [, name, version, domainChainId, verifyingContract] = await sys.factory.eip712Domain();
       expect([name, version, domainChainId, verifyingContract]).to.deep.equal([
-        "CollateralVault",
+        "AgreementFactory",
         "1",
         chainId,
         domain.verifyingContract,
@@ -232,18 +235,8 @@ describe("CollateralVault", function () {
       const vault = await sys.openAgreement();
       const { chainId } = await sys.ethers.provider.getNetwork();
       const deadline = BigInt(await sys.networkHelpers.time.latest()) + ONE_DAY;
-      const domain = {
-        name: "CollateralVault",
-        version: "1",
-        chainId,
-        verifyingContract: await vault.getAddress(),
-      };
-      const types = {
-        PledgeConsent: [
-          { name: "termsHash", type: "bytes32" },
-          { name: "deadline", type: "uint256" },
-        ],
-      };
+      const domain = pledgeConsentDomain(chainId, await sys.factory.getAddress());
+      const types = PLEDGE_CONSENT_TYPES;
       const signature = await sys.pledgor.signTypedData(domain, types, {
         termsHash: await vault.termsHash(),
         deadline,

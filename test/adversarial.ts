@@ -1,6 +1,7 @@
 // Adversarial suite: hostile tokens, broken oracles, forged authority and griefing, each test named for the
 // attack it tries. Every attack must either work correctly or be refused with a clear custom error, and never
 // lose or strand another agreement's collateral.
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import { expect } from "chai";
 import { ethers as ethersLib } from "ethers";
 
@@ -14,8 +15,10 @@ import {
   type System,
   useSystem,
 } from "./fixtures.js";
+import { PLEDGE_CONSENT_TYPES, pledgeConsentDomain } from "../sdk/agreements.js";
 import { erc20Leg, signSettlement, type Settlement } from "./helpers/dvp.js";
 import type {
+  BatchingPledgor,
   BlocklistToken,
   CollateralVault,
   FeeOnTransferToken,
@@ -142,16 +145,42 @@ describe("Adversarial", function () {
         expect(await b.balanceOf(asset)).to.equal(E18(1_000n));
       });
 
-      it("rebase down: the vault values what it accounts, not what it holds (documents the overvaluation)", async function () {
-        const { reb, asset, a } = await twoRebasingAgreements();
+      it("rebase down: anyone's reconcile writes the agreement down to what it holds, so it is never valued on tokens it lost", async function () {
+        const { reb, asset, a, b } = await twoRebasingAgreements();
+        const aAddress = await a.getAddress();
+        await pledge(a);
         await reb.rebase(WAD / 2n);
-        // Known limitation, not fixed by the vault: a negative rebase is invisible to valuation until a transfer
-        // fails. Rebasing tokens must not be listed (use a wrapped, non-rebasing share instead).
+        // Until reconciled the vault accounts (and values) 1,000 while it holds 500.
         expect(await a.collateralValue()).to.equal(USD(1_000n));
-        const status = await sys.lens.status(await a.getAddress());
-        const position = status.positions.find((p) => p.asset === asset);
-        expect(position?.balance).to.equal(E18(1_000n));
-        expect(await reb.balanceOf(await a.getAddress())).to.equal(E18(500n));
+        await expect(a.connect(sys.outsider).reconcile(asset))
+          .to.emit(a, "Reconciled")
+          .withArgs(asset, E18(1_000n), E18(500n));
+        expect(await a.balanceOf(asset)).to.equal(E18(500n));
+        expect(await reb.balanceOf(aAddress)).to.equal(E18(500n));
+        expect(await a.collateralValue()).to.equal(USD(500n));
+        const status = await sys.lens.status(aAddress);
+        expect(status.positions.find((p) => p.asset === asset)?.balance).to.equal(E18(500n));
+        // The other agreement is reconciled on its own call only; its shares never moved.
+        expect(await b.balanceOf(asset)).to.equal(E18(1_000n));
+        // Written down, the whole holding returns on release.
+        await expect(a.connect(sys.securedParty).release())
+          .to.emit(a, "CollateralReturned")
+          .withArgs(asset, sys.pledgor.address, E18(500n));
+        expect(await reb.balanceOf(aAddress)).to.equal(0n);
+      });
+
+      it("rebase down under a margin-callable exposure: the write-down makes the shortfall callable at once", async function () {
+        const { reb, asset, a } = await twoRebasingAgreements();
+        await pledge(a);
+        await a.connect(sys.securedParty).setExposure(USD(800n));
+        await reb.rebase(WAD / 2n);
+        await expect(a.issueMarginCall())
+          .to.be.revertedWithCustomError(a, "NoMarginCallDue")
+          .withArgs(USD(1_000n), USD(800n), 0n);
+        await a.connect(sys.outsider).reconcile(asset);
+        await expect(a.connect(sys.outsider).issueMarginCall())
+          .to.emit(a, "MarginCallIssued")
+          .withArgs(sys.outsider.address, USD(300n), USD(300n), anyValue, USD(500n), USD(800n));
       });
 
       it("rebase down then release: the other assets return, the short token fails softly and stays withdrawable", async function () {
@@ -180,7 +209,7 @@ describe("Adversarial", function () {
         expect(await reb.balanceOf(await b.getAddress())).to.equal(E18(1_000n));
       });
 
-      it("rebase up: the surplus is a donation (accounted <= held), never credited, and stays after release", async function () {
+      it("rebase up: the surplus is credited only when the pledgor reconciles; an outsider's reconcile is refused", async function () {
         const { reb, asset, a, b } = await twoRebasingAgreements();
         const aAddress = await a.getAddress();
         await pledge(a);
@@ -188,21 +217,40 @@ describe("Adversarial", function () {
         expect(await reb.balanceOf(aAddress)).to.equal(E18(2_000n));
         expect(await a.balanceOf(asset)).to.equal(E18(1_000n));
         expect(await a.collateralValue()).to.equal(USD(1_000n));
-        // The pledgor cannot take more than it accounts.
+        // Before it is credited, the pledgor cannot take more than it accounts.
         await expect(a.connect(sys.pledgor).withdraw(asset, E18(1_001n), sys.pledgor.address))
           .to.be.revertedWithCustomError(a, "InsufficientCollateral")
           .withArgs(asset, E18(1_001n), E18(1_000n));
-        // A deposit is credited exactly what arrived, even with the surplus already held.
+        for (const caller of [sys.outsider, sys.securedParty]) {
+          await expect(a.connect(caller).reconcile(asset))
+            .to.be.revertedWithCustomError(a, "Unauthorized")
+            .withArgs(caller.address, sys.pledgor.address);
+        }
+        await expect(a.connect(sys.pledgor).reconcile(asset))
+          .to.emit(a, "Reconciled")
+          .withArgs(asset, E18(1_000n), E18(2_000n));
+        expect(await a.collateralValue()).to.equal(USD(2_000n));
+        // A deposit is credited exactly what arrived.
         await mintAndApprove(reb, sys.pledgor, a, E18(100n));
         await expect(a.connect(sys.pledgor).deposit(asset, E18(100n)))
           .to.emit(a, "Deposited")
-          .withArgs(asset, sys.pledgor.address, E18(100n), E18(1_100n));
+          .withArgs(asset, sys.pledgor.address, E18(100n), E18(2_100n));
         await expect(a.connect(sys.securedParty).release())
           .to.emit(a, "CollateralReturned")
-          .withArgs(asset, sys.pledgor.address, E18(1_100n));
+          .withArgs(asset, sys.pledgor.address, E18(2_100n));
         expect(await a.balanceOf(asset)).to.equal(0n);
-        expect(await reb.balanceOf(aAddress)).to.equal(E18(1_000n)); // no sweep: the donation stays
+        expect(await reb.balanceOf(aAddress)).to.equal(0n);
         expect(await b.balanceOf(asset)).to.equal(E18(1_000n));
+      });
+
+      it("a surplus of an asset that is not eligible is never credited: IneligibleAsset", async function () {
+        const stray = await deploy<MockERC20>("MockERC20", ["Stray", "STR", 18]);
+        const a = await agreementListing(sys.stable);
+        await stray.mint(await a.getAddress(), E18(5n));
+        await expect(a.connect(sys.pledgor).reconcile(await stray.getAddress()))
+          .to.be.revertedWithCustomError(a, "IneligibleAsset")
+          .withArgs(await stray.getAddress());
+        expect(await a.balanceOf(await stray.getAddress())).to.equal(0n);
       });
 
       it("rebase rounding: a deposit the share rounding shrinks is refused ShortDelivery", async function () {
@@ -250,10 +298,22 @@ describe("Adversarial", function () {
       });
     }
 
-    it("a token without decimals() cannot be listed: openAgreement reverts", async function () {
+    it("a token without decimals() cannot be listed: MetadataUnreadable(token, decimals())", async function () {
       const token = await deploy<{ getAddress(): Promise<string> }>("NonStandardERC20", [false]);
       const schedule = [...sys.schedule, await sys.line(token, sys.stableFeed, 0n)];
-      await expect(sys.openAgreement({ schedule })).to.be.revertedWithoutReason(sys.ethers);
+      await expect(sys.openAgreement({ schedule }))
+        .to.be.revertedWithCustomError(sys.factory, "MetadataUnreadable")
+        .withArgs(await token.getAddress(), ethersLib.id("decimals()").slice(0, 10));
+    });
+
+    it("a plain token listed as an ERC-4626 share (no asset()): MetadataUnreadable(token, asset())", async function () {
+      const schedule = [
+        ...sys.schedule,
+        { ...(await sys.line(sys.stable, sys.stableFeed, 0n)), kind: AssetKind.ERC4626 },
+      ];
+      await expect(sys.openAgreement({ schedule }))
+        .to.be.revertedWithCustomError(sys.factory, "MetadataUnreadable")
+        .withArgs(await sys.stable.getAddress(), ethersLib.id("asset()").slice(0, 10));
     });
 
     describe("re-entrant token", function () {
@@ -499,6 +559,97 @@ describe("Adversarial", function () {
     });
   });
 
+  describe("ERC-4626 share price moved by a donation within one transaction", function () {
+    /**
+     * A contract-wallet pledgor holding 1,000,000 fund shares (an outside investor holds as many) posts them with
+     * 100,000 stable; the exposure takes up the whole collateral value, so nothing is in excess. `fundLine` is how
+     * the fund share is listed.
+     */
+    async function pledgorWithFundShares(fundLine: EligibilityLine) {
+      const wallet = await deploy<BatchingPledgor>("BatchingPledgor");
+      const walletAddress = await wallet.getAddress();
+      const mmfAddress = await sys.mmf.getAddress();
+      for (const investor of [sys.outsider.address, walletAddress]) {
+        await sys.tbill.mint(sys.admin.address, TBILL(1_000_000n));
+        await sys.tbill.connect(sys.admin).approve(mmfAddress, TBILL(1_000_000n));
+        await sys.mmf.connect(sys.admin).deposit(TBILL(1_000_000n), investor);
+      }
+      await sys.tbill.mint(walletAddress, TBILL(200_000n)); // the donation to come
+      await sys.stable.mint(walletAddress, E18(100_000n));
+      const schedule = [sys.schedule[0], sys.schedule[1], fundLine];
+      const salt = ethersLib.id("donation");
+      const vaultAddress = await sys.factory.predictVault(
+        sys.securedParty.address,
+        walletAddress,
+        sys.securedParty.address,
+        ethersLib.ZeroAddress,
+        salt,
+      );
+      await sys.factory
+        .connect(sys.securedParty)
+        .openAgreement(walletAddress, sys.securedParty.address, ethersLib.ZeroAddress, looseTerms, schedule, salt);
+      const vault = (await sys.ethers.getContractAt("CollateralVault", vaultAddress)) as unknown as CollateralVault;
+      const stable = await sys.stable.getAddress();
+      const shares = await sys.mmf.balanceOf(walletAddress);
+      const erc20 = sys.stable.interface;
+      await wallet.run(
+        [mmfAddress, stable, vaultAddress, vaultAddress, vaultAddress],
+        [
+          erc20.encodeFunctionData("approve", [vaultAddress, shares]),
+          erc20.encodeFunctionData("approve", [vaultAddress, E18(100_000n)]),
+          vault.interface.encodeFunctionData("deposit", [mmfAddress, shares]),
+          vault.interface.encodeFunctionData("deposit", [stable, E18(100_000n)]),
+          vault.interface.encodeFunctionData("consentToPledge"),
+        ],
+      );
+      await vault.connect(sys.securedParty).consentToPledge();
+      await vault.connect(sys.securedParty).setExposure(await vault.collateralValue());
+      /** In one transaction: donate 200,000 T-bills to the fund, then withdraw `amountOut` stable. */
+      const donateAndWithdraw = (amountOut: bigint) =>
+        wallet.run(
+          [await sys.tbill.getAddress(), vaultAddress],
+          [
+            erc20.encodeFunctionData("transfer", [mmfAddress, TBILL(200_000n)]),
+            vault.interface.encodeFunctionData("withdraw", [stable, amountOut, walletAddress]),
+          ],
+        );
+      return { wallet, vault, shares, donateAndWithdraw };
+    }
+
+    it("priced through convertToAssets: the donation is real, irreversible value, so the excess it frees leaves the secured party covered at what the shares redeem for", async function () {
+      const { vault, shares, donateAndWithdraw } = await pledgorWithFundShares(sys.schedule[3]);
+      expect(await vault.collateralValue()).to.equal(USD(1_050_000n)); // 950,000 after the 5% haircut + 100,000
+      await expect(donateAndWithdraw(E18(95_001n)))
+        .to.be.revertedWithCustomError(vault, "WithdrawalBreachesRequirement")
+        .withArgs(USD(1_050_000n) - USD(1n), USD(1_050_000n));
+      // The fund now holds 2,200,000 for 2,000,000 shares: the posted shares gain 100,000, 95,000 after haircut.
+      await donateAndWithdraw(E18(95_000n));
+      const redeemable = await sys.mmf.previewRedeem(shares);
+      expect(redeemable).to.be.closeTo(TBILL(1_100_000n), 1n);
+      // At what the shares redeem for (T-bill at $1, the 5% haircut) plus the stable left, the requirement holds.
+      const redeemableValue = (redeemable * 10n ** 12n * 9_500n) / 10_000n + E18(5_000n);
+      expect(redeemableValue).to.be.gte(await vault.requirement() - 10n ** 12n);
+      expect(await vault.collateralValue()).to.be.gte(await vault.requirement());
+      // The pledgor paid 200,000 to free 95,000: the other 100,000 went to the fund's other investor.
+      expect(await sys.mmf.previewRedeem(await sys.mmf.balanceOf(sys.outsider.address))).to.be.closeTo(
+        TBILL(1_100_000n),
+        1n,
+      );
+    });
+
+    it("a fund share listed with its own share-price feed (kind ERC20) is not moved by a donation: the same withdrawal is refused", async function () {
+      const shareFeed = await deploy<MockPriceFeed>("MockPriceFeed", [8n, 1_00000000n]);
+      const { vault, donateAndWithdraw } = await pledgorWithFundShares(
+        await sys.line(sys.mmf, shareFeed, 500n),
+      );
+      expect(await vault.collateralValue()).to.equal(USD(1_050_000n));
+      await expect(donateAndWithdraw(E18(95_000n)))
+        .to.be.revertedWithCustomError(vault, "WithdrawalBreachesRequirement")
+        .withArgs(USD(955_000n), USD(1_050_000n));
+      expect(await sys.tbill.balanceOf(await sys.mmf.getAddress())).to.equal(TBILL(2_000_000n)); // all undone
+    });
+  });
+
   describe("broken oracles", function () {
     /** 1,100,000 T-bills (1,078,000 of collateral value) pledged against an exposure of 1,050,000. */
     async function pledgedOnTbills() {
@@ -688,8 +839,31 @@ describe("Adversarial", function () {
     const notParties: Role[] = ["controlAgent", "outsider"];
     const all: Role[] = ["pledgor", "securedParty", "controlAgent", "outsider"];
 
+    const deposit = async (v: CollateralVault, c: Signer) => v.connect(c).deposit(await tbill(), TBILL(1n));
+    /** A surplus the pledgor alone may credit: one T-bill sent straight to the vault first. */
+    const reconcileSurplus = async (v: CollateralVault, c: Signer) => {
+      await sys.tbill.mint(await v.getAddress(), TBILL(1n));
+      return v.connect(c).reconcile(await tbill());
+    };
+
     const cases: Case[] = [
       // Pledged (with an open dispute): the party checks come first.
+      {
+        fn: "deposit",
+        vault: "pledged",
+        callers: ["securedParty", ...notParties],
+        call: deposit,
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
+      {
+        fn: "reconcile (crediting a surplus)",
+        vault: "pledged",
+        callers: ["securedParty", ...notParties],
+        call: reconcileSurplus,
+        error: "Unauthorized",
+        args: unauthorized("pledgor"),
+      },
       {
         fn: "withdraw",
         vault: "pledged",
@@ -966,6 +1140,12 @@ describe("Adversarial", function () {
       await pledged.connect(sys.securedParty).resolveDispute(USD(750_000n));
       await pledged.connect(sys.securedParty).setExposure(USD(800_000n));
       await pledged.connect(sys.pledgor).configureTopUp(sys.pledgor.address, [], []);
+      await sys.fund(sys.tbill, sys.pledgor, pledged, TBILL(1n));
+      await pledged.connect(sys.pledgor).deposit(await tbill(), TBILL(1n));
+      await sys.tbill.mint(await pledged.getAddress(), TBILL(1n));
+      await expect(pledged.connect(sys.pledgor).reconcile(await tbill()))
+        .to.emit(pledged, "Reconciled")
+        .withArgs(await tbill(), TBILL(1_100_001n), TBILL(1_100_002n));
       await control
         .connect(sys.controlAgent)
         .instructTransfer(await tbill(), TBILL(1n), sys.securedParty.address);
@@ -1017,22 +1197,13 @@ describe("Adversarial", function () {
     it("a pledge consent signature replayed on another vault between the same parties: InvalidConsentSignature", async function () {
       const vault = await sys.openAgreement({ salt: ethersLib.id("a") });
       const other = await sys.openAgreement({ salt: ethersLib.id("b") });
-      // Same parties, same terms and schedule: only the vault address in the domain and the terms hash differ.
+      // Same parties, same terms and schedule, same factory domain: only the terms hash (which commits to the
+      // vault's address) differs.
       const { chainId } = await sys.ethers.provider.getNetwork();
       const deadline = BigInt(await sys.networkHelpers.time.latest()) + ONE_DAY;
       const signature = await sys.securedParty.signTypedData(
-        {
-          name: "CollateralVault",
-          version: "1",
-          chainId,
-          verifyingContract: await vault.getAddress(),
-        },
-        {
-          PledgeConsent: [
-            { name: "termsHash", type: "bytes32" },
-            { name: "deadline", type: "uint256" },
-          ],
-        },
+        pledgeConsentDomain(chainId, await sys.factory.getAddress()),
+          PLEDGE_CONSENT_TYPES,
         { termsHash: await vault.termsHash(), deadline },
       );
       await expect(other.connect(sys.pledgor).pledgeWithSignature(deadline, signature))
@@ -1141,7 +1312,7 @@ describe("Adversarial", function () {
         .withArgs(17n, 16n);
     });
 
-    it("dust deposits (1 raw unit) by an outsider on every listed asset: valuation, withdrawal and release still work", async function () {
+    it("dust (1 raw unit) of every listed asset: an outsider's deposit is refused Unauthorized, a donation is not accounted, and the pledgor's own dust on 16 assets keeps valuation, withdrawal and release working", async function () {
       const { tokens, lines } = await manyAssets(16);
       const vault = await sys.openAgreement({ schedule: lines, terms: looseTerms });
       const real = await tokens[0].getAddress();
@@ -1149,9 +1320,17 @@ describe("Adversarial", function () {
       await vault.connect(sys.pledgor).deposit(real, E18(1_000n));
       await pledge(vault);
       await vault.connect(sys.securedParty).setExposure(USD(500n));
+      await sys.fund(tokens[1], sys.outsider, vault, 1n);
+      await expect(vault.connect(sys.outsider).deposit(await tokens[1].getAddress(), 1n))
+        .to.be.revertedWithCustomError(vault, "Unauthorized")
+        .withArgs(sys.outsider.address, sys.pledgor.address);
+      // Sent straight to the vault, the outsider's unit is a donation: held, never accounted or valued.
+      await tokens[1].connect(sys.outsider).transfer(await vault.getAddress(), 1n);
+      expect(await vault.balanceOf(await tokens[1].getAddress())).to.equal(0n);
+      expect(await vault.collateralValue()).to.equal(E18(1_000n));
       for (const token of tokens) {
-        await sys.fund(token, sys.outsider, vault, 1n);
-        await vault.connect(sys.outsider).deposit(await token.getAddress(), 1n);
+        await sys.fund(token, sys.pledgor, vault, 1n);
+        await vault.connect(sys.pledgor).deposit(await token.getAddress(), 1n);
       }
       const expected = E18(1_000n) + 16n; // each raw unit of an 18-decimal token at $1 is worth 1 wei
       expect(await vault.collateralValue()).to.equal(expected);
@@ -1171,9 +1350,9 @@ describe("Adversarial", function () {
         .to.be.revertedWithCustomError(vault, "WithdrawalBreachesRequirement")
         .withArgs(E18(499n) + 16n, USD(500n));
       await vault.connect(sys.securedParty).release();
-      for (const token of tokens)
-        expect(await token.balanceOf(await vault.getAddress())).to.equal(0n);
-      expect(await tokens[5].balanceOf(sys.pledgor.address)).to.equal(1n); // the dust is the pledgor's now
+      for (const [i, token] of tokens.entries())
+        expect(await token.balanceOf(await vault.getAddress())).to.equal(i === 1 ? 1n : 0n); // the donation stays
+      expect(await tokens[5].balanceOf(sys.pledgor.address)).to.equal(1n);
     });
 
     describe("top-up source", function () {
@@ -1395,25 +1574,50 @@ describe("Adversarial", function () {
     });
   });
 
-  describe("griefing through the open deposit", function () {
-    it("dust of a listed asset whose feed is down blocks the pledgor's withdrawals and every margin call until it is priced (documents a design risk)", async function () {
+  describe("griefing with dust of an unpriceable asset", function () {
+    it("regression: an outsider can no longer post dust of a listed asset whose feed is down to block the margin call (Unauthorized); a donation of it changes nothing", async function () {
       // The pledgor holds only T-bills; the bond's feed is down, which does not matter while nobody holds bonds.
+      // Deposits used to be open to anyone: one raw unit of bond then made every valuation revert, blocking the
+      // call below and the pledgor's withdrawals until a delisting matured.
+      const vault = await sys.openAgreement({
+        terms: { ...defaultTerms, independentAmount: USD(200_000n) },
+      });
+      const bond = await sys.bond.getAddress();
+      await postTbill(vault, TBILL(1_100_000n));
+      await pledge(vault);
+      await vault.connect(sys.securedParty).setExposure(USD(800_000n));
+      await sys.bondFeed.setReverts(true);
+      await sys.tbillFeed.setAnswer(92_000000n); // a call is now due
+      expect((await sys.lens.status(await vault.getAddress())).marginCallDue).to.equal(true);
+
+      await sys.fund(sys.bond, sys.outsider, vault, 2n);
+      await expect(vault.connect(sys.outsider).deposit(bond, 1n))
+        .to.be.revertedWithCustomError(vault, "Unauthorized")
+        .withArgs(sys.outsider.address, sys.pledgor.address);
+      await sys.bond.connect(sys.outsider).transfer(await vault.getAddress(), 1n);
+      // The donation cannot be credited by the outsider either, only written down.
+      await expect(vault.connect(sys.outsider).reconcile(bond))
+        .to.be.revertedWithCustomError(vault, "Unauthorized")
+        .withArgs(sys.outsider.address, sys.pledgor.address);
+      expect(await vault.balanceOf(bond)).to.equal(0n);
+      await expect(vault.connect(sys.outsider).issueMarginCall()).to.emit(vault, "MarginCallIssued");
+    });
+
+    it("the pledgor's own dust of an asset whose feed is down blocks valuation until the feed recovers or a delisting matures (the secured party's remedy)", async function () {
       const vault = await sys.openAgreement({
         terms: { ...defaultTerms, independentAmount: USD(200_000n) },
       });
       const tbill = await sys.tbill.getAddress();
       const bond = await sys.bond.getAddress();
       await postTbill(vault, TBILL(1_100_000n));
+      await sys.fund(sys.bond, sys.pledgor, vault, 1n);
+      await vault.connect(sys.pledgor).deposit(bond, 1n);
       await pledge(vault);
       await vault.connect(sys.securedParty).setExposure(USD(800_000n));
       await sys.bondFeed.setReverts(true);
-      await sys.tbillFeed.setAnswer(92_000000n); // a call for 9,000 is due
-      expect((await sys.lens.status(await vault.getAddress())).marginCallDue).to.equal(true);
-
-      // Anyone (the pledgor facing the call included) posts one raw unit of bond: every valuation now reverts.
-      await sys.fund(sys.bond, sys.outsider, vault, 1n);
-      await vault.connect(sys.outsider).deposit(bond, 1n);
+      await sys.tbillFeed.setAnswer(92_000000n);
       const bondFeed = await sys.bondFeed.getAddress();
+      // No valuation uses a bad price: the call and the withdrawal both refuse with the feed's error.
       await expect(vault.issueMarginCall())
         .to.be.revertedWithCustomError(vault, "FeedCallFailed")
         .withArgs(bondFeed);
@@ -1423,7 +1627,7 @@ describe("Adversarial", function () {
         .withArgs(bondFeed);
       const status = await sys.lens.status(await vault.getAddress());
       expect([status.pricesValid, status.marginCallDue]).to.deep.equal([false, false]);
-      // The secured party's only remedy is a delisting, which as a tightening waits out the notice period.
+      // The secured party delists the bond; as a tightening it waits out the notice period, then counts for nothing.
       await vault.connect(sys.securedParty).changeEligibility({
         ...(await sys.line(sys.bond, sys.bondFeed, 0n)),
         feed: ethersLib.ZeroAddress,
@@ -1481,7 +1685,7 @@ describe("Adversarial", function () {
       expect(await burner.balanceOf(sys.pledgor.address)).to.equal(E18(1_000n));
     });
 
-    // Regression (fixed by RELEASE_TRANSFER_GAS): the burner listed first, then 8 plain ERC-20s, each with 1,000
+    // Regression (fixed by TOKEN_TRANSFER_GAS): the burner listed first, then 8 plain ERC-20s, each with 1,000
     // posted; pledged; the burner starts burning gas. `release()` at the 2^24 transaction gas cap used to revert
     // out of gas: the burner's transfer took 63/64 of the gas and the 1/64 left (~262,000) could not return the 8
     // others, so one hostile (or upgraded) token stranded every other asset of the agreement.
@@ -1582,11 +1786,11 @@ describe("Adversarial", function () {
       );
     });
 
-    it("an ineligible token (never listed) cannot be posted, even by an outsider: IneligibleAsset", async function () {
+    it("an ineligible token (never listed) cannot be posted, even by the pledgor: IneligibleAsset", async function () {
       const stray = await deploy<MockERC20>("MockERC20", ["Stray", "STR", 18n]);
       const vault = await sys.openAgreement();
-      await sys.fund(stray, sys.outsider, vault, 1n);
-      await expect(vault.connect(sys.outsider).deposit(await stray.getAddress(), 1n))
+      await sys.fund(stray, sys.pledgor, vault, 1n);
+      await expect(vault.connect(sys.pledgor).deposit(await stray.getAddress(), 1n))
         .to.be.revertedWithCustomError(vault, "IneligibleAsset")
         .withArgs(await stray.getAddress());
     });

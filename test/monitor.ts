@@ -6,6 +6,8 @@ import {
   CollateralSystem,
   MarginMonitor,
   deploySystem,
+  pledgeConsentDomain,
+  PLEDGE_CONSENT_TYPES,
   type AddressBook,
   type EligibilityLine,
 } from "../sdk/index.js";
@@ -99,13 +101,8 @@ describe("Margin monitor", function () {
       ).termsHash();
       signatures.push(
         await secured.signTypedData(
-          { name: "CollateralVault", version: "1", chainId, verifyingContract: vault },
-          {
-            PledgeConsent: [
-              { name: "termsHash", type: "bytes32" },
-              { name: "deadline", type: "uint256" },
-            ],
-          },
+          pledgeConsentDomain(chainId, book.contracts.AgreementFactory.address),
+          PLEDGE_CONSENT_TYPES,
           { termsHash, deadline },
         ),
       );

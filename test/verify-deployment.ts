@@ -31,7 +31,7 @@ const ARTIFACTS = "artifacts";
 
 /** The EIP-712 domain each contract's constructor passes to OpenZeppelin's EIP712, as its source says. */
 const EIP712_DOMAINS = {
-  CollateralVault: { name: "CollateralVault", version: "1" },
+  AgreementFactory: { name: "AgreementFactory", version: "1" },
   DvPSettlement: { name: "DvPSettlement", version: "1" },
 } as const;
 
@@ -163,16 +163,16 @@ describe("Verifiable deployment", function () {
     const { chainId } = await connection.ethers.provider.getNetwork();
     const address = book.contracts[name].address;
     switch (name) {
-      case "CollateralVault":
       case "DvPSettlement":
         return eip712Immutables(EIP712_DOMAINS[name], address, chainId);
       case "AgreementFactory":
         return {
+          ...eip712Immutables(EIP712_DOMAINS[name], address, chainId),
           vaultImplementation: zeroPadValue(book.contracts.CollateralVault.address, 32),
           settlement: zeroPadValue(book.contracts.DvPSettlement.address, 32),
         };
       default:
-        return {}; // AccessManager and CollateralLens have none.
+        return {}; // AccessManager, CollateralVault and CollateralLens have none.
     }
   }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {AgreementTerms, EligibilityInput} from "./ICollateralVault.sol";
+import {AgreementTerms, EligibilityInput, EligibleAsset} from "./ICollateralVault.sol";
 import {SequencerCheck} from "../libraries/PriceOracle.sol";
 
 /// @title IAgreementFactory
@@ -25,6 +25,31 @@ interface IAgreementFactory {
     error CreatorNotAParty(address creator);
     /// @notice New agreements are paused by the guardian.
     error FactoryPaused();
+
+    /// @notice Whether `signature` is `signer`'s EIP-712 consent, in this factory's domain, to pledge under the
+    /// terms `termsHash` until `deadline`: `PledgeConsent(bytes32 termsHash,uint256 deadline)`. The terms hash
+    /// commits to the vault's address, parties, terms and schedule version, so a consent serves one agreement only.
+    /// Accepts EOA signatures (ECDSA, low-s) and ERC-1271 contract wallets.
+    /// @param signer The consenting party.
+    /// @param termsHash The vault's `termsHash()`.
+    /// @param deadline The consent's deadline (the vault checks it).
+    /// @param signature The signature.
+    /// @return valid True when the signature is the signer's.
+    function isValidPledgeConsent(
+        address signer,
+        bytes32 termsHash,
+        uint256 deadline,
+        bytes calldata signature
+    ) external view returns (bool valid);
+
+    /// @notice The deployment's listing rules, applied by every vault to every schedule line it is given: checks
+    /// the line and returns it as stored, with the decimals of the priced token and of the feed read from chain.
+    /// @dev Reverts `ZeroAddress`, `InvalidBps`, `MetadataUnreadable`, `UnsupportedDecimals` (above 36) or the
+    /// oracle's listing errors (`ZeroFeed`, `ZeroMaxPriceAge`, `InvalidBounds`). A zero feed is a delisting and
+    /// returns an empty line.
+    /// @param input The proposed line.
+    /// @return entry The line as a vault stores it.
+    function eligibilityEntry(EligibilityInput calldata input) external view returns (EligibleAsset memory entry);
 
     /// @notice Opens an agreement and deploys its vault. The caller must be the pledgor or the secured party.
     /// @param pledgor The party posting collateral.

@@ -174,6 +174,9 @@ interface ICollateralVault {
     event CollateralReturnFailed(address indexed asset, address indexed to, uint256 amount);
     /// @notice A schedule line took effect at once (a listing or a loosening, or any change before the pledge).
     event EligibilityChanged(address indexed asset, EligibleAsset entry);
+    /// @notice The accounted balance of `asset` was set to what the vault holds (a rebase, a write-down, or a
+    /// surplus the pledgor claimed).
+    event Reconciled(address indexed asset, uint256 accountedBefore, uint256 held);
     /// @notice A tightening of the live schedule was queued; it takes effect at `effectiveAt`.
     event EligibilityChangeQueued(address indexed asset, EligibleAsset entry, uint256 effectiveAt);
 
@@ -239,6 +242,13 @@ interface ICollateralVault {
     error SalePriceTooLow(uint256 cashValue, uint256 minimumCashValue);
     /// @notice New risk is paused by the guardian.
     error Paused();
+    /// @notice The assets returned by a substitution are worth (after haircut) more than the substitute delivered.
+    error SubstitutionExceedsValue(uint256 valueOut, uint256 valueIn);
+    /// @notice Too little gas is left to give a token transfer its full allowance; retry with a higher gas limit.
+    error InsufficientGas(uint256 gasLeft, uint256 needed);
+    /// @notice A token or feed being listed did not answer `selector` (`decimals()`, or `asset()` of an ERC-4626
+    /// share) with one word.
+    error MetadataUnreadable(address target, bytes4 selector);
 
     // ---------------------------------------------------------------- lifecycle
 
@@ -252,12 +262,22 @@ interface ICollateralVault {
         SequencerCheck calldata sequencer
     ) external;
 
-    /// @notice Posts `amount` of `asset` as collateral for the pledgor. Anyone may post on the pledgor's behalf.
-    /// @dev Reverts `IneligibleAsset` for an asset outside the effective schedule, `ShortDelivery` when the token
-    /// delivers less than `amount`, and `InvalidState` under exclusive control, liquidation or after release.
+    /// @notice The pledgor posts `amount` of `asset` as collateral. Only the pledgor: an outsider's dust of a
+    /// listed asset whose feed is down would otherwise block every valuation of the agreement.
+    /// @dev Reverts `Unauthorized` for any other caller, `IneligibleAsset` for an asset outside the effective
+    /// schedule, `ShortDelivery` when the token delivers less than `amount`, and `InvalidState` under exclusive
+    /// control, liquidation or after release.
     /// @param asset The ERC-20 or ERC-4626 share to post; the caller approves this vault first.
     /// @param amount Raw token units.
     function deposit(address asset, uint256 amount) external;
+
+    /// @notice Sets the accounted balance of `asset` to what the vault holds, for tokens whose balances change
+    /// without a transfer (rebasing, write-downs). A shortfall is written down by anyone, so the agreement is
+    /// never valued on tokens it no longer has; a surplus is credited only at the pledgor's call, and only for an
+    /// eligible asset.
+    /// @param asset The token to reconcile.
+    /// @return balance The accounted balance after (equal to what the vault holds).
+    function reconcile(address asset) external returns (uint256 balance);
 
     /// @notice The pledgor takes back `amount` of `asset` to `to`: freely while `Open` or after `Released`, only
     /// the excess above the requirement while `Pledged` (valued on valid prices), never otherwise.
@@ -295,7 +315,8 @@ interface ICollateralVault {
     function instructTransfer(address asset, uint256 amount, address to) external;
 
     /// @notice The pledgor swaps `amountOut` of `assetOut` for `amountIn` of `assetIn` in one transaction, the
-    /// new asset eligible and coverage never below the requirement.
+    /// new asset eligible, what comes out worth no more than what goes in (after haircuts, as under the CSA; an
+    /// ineligible asset counts for nothing), and coverage never below the requirement.
     /// @param assetIn The eligible asset delivered in (the caller approves this vault).
     /// @param amountIn Raw units of `assetIn`.
     /// @param assetOut The asset taken back.

@@ -6,8 +6,6 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {Initializable} from "@openzeppelin/contracts/proxy/utils/Initializable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {
@@ -34,7 +32,7 @@ import {EligibilitySchedule} from "./EligibilitySchedule.sol";
 /// - bounded appropriation: `instructTransfer` never moves more value than the amount due plus the penalty;
 /// - pausing never traps: only new risk (`consentToPledge`, `pledgeWithSignature`) reads the pause;
 ///   `withdraw`, `release` and exclusive-control instructions never do.
-contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardTransient, EIP712 {
+contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice How a default was established.
@@ -42,10 +40,9 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     uint8 public constant DEFAULT_BY_CONTROL_AGENT = 2;
     uint8 public constant DEFAULT_BY_UNMET_MARGIN_CALL = 3;
 
-    /// @notice Gas each token transfer of `release` may use: ample for any ERC-20, bounded for a hostile one.
-    uint256 public constant RELEASE_TRANSFER_GAS = 300_000;
-
-    bytes32 public constant PLEDGE_CONSENT_TYPEHASH = keccak256("PledgeConsent(bytes32 termsHash,uint256 deadline)");
+    /// @notice Gas each token transfer of `release` and of an automatic top-up may use: ample for any ERC-20,
+    /// bounded for a hostile one, so one token burning its gas cannot starve the transfers after it.
+    uint256 public constant TOKEN_TRANSFER_GAS = 300_000;
 
     // One slot: what nearly every call reads.
     VaultState private _state;
@@ -72,7 +69,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     uint256 private _appropriated;
     mapping(address asset => uint256) private _balances;
 
-    constructor() EIP712("CollateralVault", "1") {
+    constructor() {
         _disableInitializers();
     }
 
@@ -94,6 +91,8 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
 
     /// @inheritdoc ICollateralVault
     function deposit(address asset, uint256 amount) external nonReentrant {
+        (address pledgor, , , ) = parties();
+        if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
         if (amount == 0) revert ZeroAmount();
         VaultState current = _state;
         if (current > VaultState.MarginCall) revert InvalidState(current);
@@ -101,6 +100,19 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
 
         _receive(asset, msg.sender, amount);
         if (current == VaultState.MarginCall) _closeCallIfMet();
+    }
+
+    /// @inheritdoc ICollateralVault
+    function reconcile(address asset) external nonReentrant returns (uint256 held) {
+        uint256 accounted = _balances[asset];
+        held = IERC20(asset).balanceOf(address(this));
+        if (held > accounted) {
+            (address pledgor, , , ) = parties();
+            if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
+            if (!_isEligible(asset)) revert IneligibleAsset(asset);
+        }
+        _balances[asset] = held;
+        emit Reconciled(asset, accounted, held);
     }
 
     /// @inheritdoc ICollateralVault
@@ -146,15 +158,17 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         _requireState(VaultState.Open);
         _requireNotPaused();
         if (block.timestamp > deadline) revert ConsentExpired(deadline, block.timestamp);
-        (address pledgor, address securedParty, , ) = parties();
+        (address pledgor, address securedParty, , address factory) = parties();
         address signer;
         if (msg.sender == pledgor) signer = securedParty;
         else if (msg.sender == securedParty) signer = pledgor;
         else revert Unauthorized(msg.sender, pledgor);
 
+        // The consent is signed in the factory's EIP-712 domain; the terms hash commits to this vault's address.
         bytes32 hash = termsHash();
-        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(PLEDGE_CONSENT_TYPEHASH, hash, deadline)));
-        if (!SignatureChecker.isValidSignatureNow(signer, digest, signature)) revert InvalidConsentSignature(signer);
+        if (!IAgreementFactory(factory).isValidPledgeConsent(signer, hash, deadline, signature)) {
+            revert InvalidConsentSignature(signer);
+        }
 
         _pledgorConsented = true;
         _securedPartyConsented = true;
@@ -248,6 +262,11 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (amountIn == 0 || amountOut == 0) revert ZeroAmount();
         if (!_isEligible(assetIn)) revert IneligibleAsset(assetIn);
 
+        // As under the CSA, what is returned is worth no more than its substitute (after haircuts): a substitution
+        // is never a way round the minimum transfer amount of a withdrawal.
+        uint256 valueIn = _collateralValueOf(assetIn, amountIn);
+        uint256 valueOut = _collateralValueOf(assetOut, amountOut);
+        if (valueOut > valueIn) revert SubstitutionExceedsValue(valueOut, valueIn);
         _receive(assetIn, msg.sender, amountIn);
         uint256 balanceOut = _debit(assetOut, amountOut);
         _requireCovered();
@@ -278,7 +297,13 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
 
         if (_topUpSource != address(0)) {
             _pullTopUps(amount);
-            met = _closeCallIfMet();
+            // Valued directly, not through `_closeCallIfMet`: every price was just validated, so a failure here can
+            // only be the caller's gas running out, which must revert rather than leave a met call open.
+            value = collateralValue();
+            if (value >= required) {
+                _closeCall(value, required);
+                met = true;
+            }
         }
     }
 
@@ -398,7 +423,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             _balances[asset] = 0;
             // One token refusing (a blocklist, a pause, a gas sink) must not hold back the others: what fails
             // stays accounted here, and the pledgor withdraws it later.
-            if (_tryReturn(asset, pledgor, amount)) {
+            if (_tryTransfer(asset, abi.encodeCall(IERC20.transfer, (pledgor, amount)))) {
                 emit CollateralReturned(asset, pledgor, amount);
             } else {
                 _balances[asset] = amount;
@@ -516,6 +541,12 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
 
     // ---------------------------------------------------------------- internals
 
+    /// @dev The factory holds the listing rules (see `AgreementFactory.eligibilityEntry`).
+    function _toEntry(EligibilityInput calldata input) internal view override returns (EligibleAsset memory) {
+        (, , , address factory) = parties();
+        return IAgreementFactory(factory).eligibilityEntry(input);
+    }
+
     /// @dev The collateral value after haircuts and caps, on valid prices only, in one pass over the listed assets
     /// (one feed read each): `before` on the accounted balances and `afterOut` as if `amountOut` of `assetOut`
     /// had left (the balances already debited by the caller are the "after" ones, so `before` adds it back).
@@ -561,6 +592,13 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return PriceOracle.valueOf(asset, _source(entry), _sequencer, amount);
     }
 
+    /// @dev Value after haircut of `amount` of `asset` on a validated price; an ineligible asset counts for nothing.
+    function _collateralValueOf(address asset, uint256 amount) private view returns (uint256) {
+        EligibleAsset memory entry = _effective(asset);
+        if (address(entry.feed) == address(0)) return 0;
+        return Valuation.afterHaircut(_marketValue(asset, entry, amount), entry.haircutBps);
+    }
+
     /// @dev Pulls eligible assets from the top-up source, in the pledgor's cost order, worth after haircut what
     /// the call needs (`needed`) and no more than the indivisible last raw unit beyond it, never beyond a cap or
     /// what the source holds and allows. An asset whose price, balance or transfer fails is skipped.
@@ -590,7 +628,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             if (amount == 0) continue;
 
             uint256 heldBefore = IERC20(asset).balanceOf(address(this));
-            if (!IERC20(asset).trySafeTransferFrom(source, address(this), amount)) continue;
+            if (!_tryTransfer(asset, abi.encodeCall(IERC20.transferFrom, (source, address(this), amount)))) continue;
             // Credit what arrived (never more than asked), so accounted never exceeds held.
             uint256 heldAfter = IERC20(asset).balanceOf(address(this));
             uint256 received = heldAfter > heldBefore ? Math.min(heldAfter - heldBefore, amount) : 0;
@@ -666,16 +704,24 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (value >= required) revert MarginCallCured(value, required);
     }
 
-    /// @dev A transfer for `release` with a gas cap, so that a token burning all the gas it is given cannot
-    /// starve the returns of the assets after it. Success as SafeERC20 reads it: no revert, and either no return
-    /// data from a contract or `true`.
-    function _tryReturn(address asset, address to, uint256 amount) private returns (bool) {
-        (bool ok, bytes memory data) = asset.call{gas: RELEASE_TRANSFER_GAS}(
-            abi.encodeCall(IERC20.transfer, (to, amount))
-        );
-        return
-            ok &&
-            (data.length == 0 ? asset.code.length != 0 : data.length == 32 && bytes32(data) == bytes32(uint256(1)));
+    /// @dev A token transfer (`call` encodes `transfer` or `transferFrom`) for `release` and top-ups, with a gas cap,
+    /// so that a token burning all the gas it is given cannot starve the transfers after it, and at most one word of
+    /// return data copied (no return-data bomb). Refuses to start without the full cap at hand: a caller tuning its
+    /// gas limit must not make a sound token's transfer fail. Success as SafeERC20 reads it: no revert, and either no
+    /// return data from a contract or `true`.
+    function _tryTransfer(address token, bytes memory callData) private returns (bool) {
+        uint256 needed = TOKEN_TRANSFER_GAS + TOKEN_TRANSFER_GAS / 63 + 5_000;
+        if (gasleft() < needed) revert InsufficientGas(gasleft(), needed);
+        bool ok;
+        uint256 size;
+        uint256 word;
+        assembly ("memory-safe") {
+            mstore(0x00, 0)
+            ok := call(TOKEN_TRANSFER_GAS, token, 0, add(callData, 0x20), mload(callData), 0x00, 0x20)
+            size := returndatasize()
+            word := mload(0x00)
+        }
+        return ok && (size == 0 ? token.code.length != 0 : size >= 32 && word == 1);
     }
 
     function _requireUnderExclusiveControl() private view {

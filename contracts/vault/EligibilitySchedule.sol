@@ -1,11 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
-import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
-
 import {EligibilityInput, EligibleAsset, ICollateralVault} from "../interfaces/ICollateralVault.sol";
-import {AssetKind, PriceOracle, PriceSource} from "../libraries/PriceOracle.sol";
+import {PriceSource} from "../libraries/PriceOracle.sol";
 
 /// @title EligibilitySchedule
 /// @notice An agreement's eligible collateral schedule: per asset, the price feed, haircut, concentration cap,
@@ -15,7 +12,6 @@ abstract contract EligibilitySchedule is ICollateralVault {
     uint256 internal constant BPS = 10_000;
     /// @notice The most assets one agreement's schedule may list, so that valuation stays bounded in gas.
     uint256 public constant MAX_ASSETS = 16;
-    uint8 internal constant MAX_DECIMALS = 36;
 
     struct PendingEligibility {
         EligibleAsset entry;
@@ -111,31 +107,9 @@ abstract contract EligibilitySchedule is ICollateralVault {
         return false;
     }
 
-    /// @dev Validates a proposed line and caches the decimals the oracle needs, read from the token and feed.
-    function _toEntry(EligibilityInput calldata input) private view returns (EligibleAsset memory entry) {
-        if (input.asset == address(0)) revert ZeroAddress();
-        if (address(input.feed) == address(0)) return entry; // delisting
-        if (input.haircutBps > BPS || input.concentrationCapBps > BPS || input.concentrationCapBps == 0) {
-            revert InvalidBps(input.haircutBps, input.concentrationCapBps);
-        }
-        address priced = input.kind == AssetKind.ERC4626 ? IERC4626(input.asset).asset() : input.asset;
-        uint8 pricedDecimals = IERC20Metadata(priced).decimals();
-        if (pricedDecimals > MAX_DECIMALS) revert UnsupportedDecimals(priced, pricedDecimals);
-        uint8 feedDecimals = input.feed.decimals();
-        if (feedDecimals > MAX_DECIMALS) revert UnsupportedDecimals(address(input.feed), feedDecimals);
-        entry = EligibleAsset({
-            feed: input.feed,
-            maxPriceAge: input.maxPriceAge,
-            kind: input.kind,
-            pricedDecimals: pricedDecimals,
-            feedDecimals: feedDecimals,
-            haircutBps: input.haircutBps,
-            concentrationCapBps: input.concentrationCapBps,
-            minAnswer: input.minAnswer,
-            maxAnswer: input.maxAnswer
-        });
-        PriceOracle.checkSource(_source(entry));
-    }
+    /// @dev The deployment's listing rules applied to `input` (the factory's `eligibilityEntry`): the line as
+    /// stored, decimals read from chain.
+    function _toEntry(EligibilityInput calldata input) internal view virtual returns (EligibleAsset memory);
 
     /// @dev A change tightens unless it only lowers the haircut, raises the cap, or lists a new asset:
     /// anything else (delisting, a new feed or kind, a shorter price age, narrower bounds) waits out the notice.
