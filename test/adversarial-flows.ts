@@ -811,4 +811,468 @@ describe("Adversarial flows", function () {
       });
     });
   });
+
+  describe("L2 sequencer outage at vault level", function () {
+    const GRACE = 3_600n;
+
+    /**
+     * A second deployment, through the SDK, whose factory checks an L2 sequencer uptime feed (answer 0 = up,
+     * 1 = down; startedAt = when the status last changed) with a one-hour grace period; up since long ago.
+     */
+    async function sequencedSystem() {
+      const uptime = await deploy<MockPriceFeed>("MockPriceFeed", [0n, 0n]);
+      await uptime.setRound(1n, 0n, 1n, 1n, 1n);
+      const uptimeFeed = await uptime.getAddress();
+      const book = await deploySdkSystem(sys.admin, {
+        network: "test",
+        sequencer: { uptimeFeed, gracePeriod: Number(GRACE) },
+      });
+      const factory = (await sys.ethers.getContractAt(
+        "AgreementFactory",
+        book.contracts.AgreementFactory.address,
+      )) as unknown as AgreementFactory;
+      const dvp = (await sys.ethers.getContractAt(
+        "DvPSettlement",
+        book.contracts.DvPSettlement.address,
+      )) as unknown as DvPSettlement;
+      expect(await factory.sequencerCheck()).to.deep.equal([uptimeFeed, GRACE]);
+
+      let count = 0;
+      /** An Open agreement of the sequenced deployment, with the fixture's schedule. */
+      async function open(): Promise<CollateralVault> {
+        const salt = ethersLib.id(`sequenced-${count++}`);
+        const [pledgor, securedParty] = [sys.pledgor.address, sys.securedParty.address];
+        const predicted = await factory.predictVault(
+          pledgor,
+          pledgor,
+          securedParty,
+          ethersLib.ZeroAddress,
+          salt,
+        );
+        await factory
+          .connect(sys.pledgor)
+          .openAgreement(
+            pledgor,
+            securedParty,
+            ethersLib.ZeroAddress,
+            calledTerms,
+            sys.schedule,
+            salt,
+          );
+        return (await sys.ethers.getContractAt(
+          "CollateralVault",
+          predicted,
+        )) as unknown as CollateralVault;
+      }
+      /** 1,100,000 T-bills pledged against an exposure of 800,000 (requirement 1,000,000). */
+      async function pledged(): Promise<CollateralVault> {
+        const vault = await open();
+        await postTbill(vault, TBILL(1_100_000n));
+        await pledge(vault);
+        await vault.connect(sys.securedParty).setExposure(USD(800_000n));
+        return vault;
+      }
+      /** `pledged`, then the pledgor's default and the secured party's notice: 840,000 due. */
+      async function controlled(): Promise<CollateralVault> {
+        const vault = await pledged();
+        await vault.connect(sys.pledgor).declareDefault();
+        await vault.connect(sys.securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("NEC"));
+        return vault;
+      }
+      const now = async () => BigInt(await sys.networkHelpers.time.latest());
+      const goDown = async () => {
+        const t = await now();
+        await uptime.setRound(2n, 1n, t, t, 2n);
+      };
+      /** The sequencer reports up again; returns the `startedAt` it reports. */
+      const comeBack = async () => {
+        const t = await now();
+        await uptime.setRound(3n, 0n, t, t, 3n);
+        return t;
+      };
+      return { uptimeFeed, factory, dvp, open, pledged, controlled, goDown, comeBack };
+    }
+
+    /** The five calls that price collateral, each as it succeeds on a live sequencer. */
+    async function pricedCalls(
+      pledgedVault: CollateralVault,
+      controlledVault: CollateralVault,
+      dvp: DvPSettlement,
+    ) {
+      const tbill = await sys.tbill.getAddress();
+      const stable = await sys.stable.getAddress();
+      const buyer = sys.outsider;
+      await sys.fund(sys.stable, sys.pledgor, pledgedVault, E18(1_000n));
+      await sys.fund(sys.stable, buyer, dvp, E18(99_000n));
+      const { chainId } = await sys.ethers.provider.getNetwork();
+      const deadline = BigInt(await sys.networkHelpers.time.latest()) + ONE_DAY;
+      const settlement: Settlement = {
+        legs: [
+          erc20Leg(tbill, TBILL(100_000n), await controlledVault.getAddress(), buyer.address),
+          erc20Leg(stable, E18(99_000n), buyer.address, sys.securedParty.address),
+        ],
+        deadline,
+        nonce: 1n,
+      };
+      const signature = await signSettlement(buyer, settlement, chainId, await dvp.getAddress());
+      return {
+        withdraw: () =>
+          pledgedVault.connect(sys.pledgor).withdraw(tbill, TBILL(10_000n), sys.pledgor.address),
+        substitute: () =>
+          pledgedVault
+            .connect(sys.pledgor)
+            .substitute(stable, E18(1_000n), tbill, TBILL(1_000n), sys.pledgor.address),
+        issueMarginCall: () => pledgedVault.connect(sys.outsider).issueMarginCall(),
+        instructTransfer: () =>
+          controlledVault
+            .connect(sys.securedParty)
+            .instructTransfer(tbill, TBILL(1_000n), sys.securedParty.address),
+        liquidate: () =>
+          controlledVault
+            .connect(sys.securedParty)
+            .liquidate(
+              tbill,
+              TBILL(100_000n),
+              stable,
+              E18(99_000n),
+              buyer.address,
+              deadline,
+              1n,
+              signature,
+            ),
+      };
+    }
+
+    it("sequencer down: a pledged withdrawal, a margin call, a substitution, an instructed transfer and a liquidation revert SequencerDown; the lens reports prices invalid", async function () {
+      const seq = await sequencedSystem();
+      const pledgedVault = await seq.pledged();
+      const controlledVault = await seq.controlled();
+      const calls = await pricedCalls(pledgedVault, controlledVault, seq.dvp);
+      await sys.tbillFeed.setAnswer(92_000000n); // a call for 9,000 would be due on a live sequencer
+      expect((await sys.lens.status(await pledgedVault.getAddress())).marginCallDue).to.equal(true);
+      await seq.goDown();
+      const tokens = { tbill: sys.tbill, stable: sys.stable };
+      const holders = {
+        pledgor: sys.pledgor.address,
+        securedParty: sys.securedParty.address,
+        buyer: sys.outsider.address,
+        pledgedVault,
+        controlledVault,
+      };
+      const vaults = { pledgedVault, controlledVault };
+      const before = await ledger(tokens, holders, vaults);
+
+      for (const [name, call] of Object.entries(calls)) {
+        await expect(call(), name)
+          .to.be.revertedWithCustomError(pledgedVault, "SequencerDown")
+          .withArgs(seq.uptimeFeed);
+      }
+      expect(await ledger(tokens, holders, vaults)).to.deep.equal(before);
+      expect(await controlledVault.appropriation()).to.deep.equal([USD(840_000n), 0n]);
+
+      const status = await sys.lens.status(await pledgedVault.getAddress());
+      expect([status.pricesValid, status.marginCallDue, status.collateralValue]).to.deep.equal([
+        false,
+        false,
+        0n,
+      ]);
+      const position = status.positions[0];
+      expect([
+        position.asset,
+        position.priceValid,
+        position.balance,
+        position.marketValue,
+      ]).to.deep.equal([await sys.tbill.getAddress(), false, TBILL(1_100_000n), 0n]);
+      // A keeper's batch skips the vault instead of reverting.
+      expect(
+        await seq.factory.issueMarginCalls.staticCall([await pledgedVault.getAddress()]),
+      ).to.deep.equal([0n]);
+    });
+
+    it("sequencer back up: during the grace period the same five calls revert SequencerGracePeriodNotOver; after it they all work", async function () {
+      const seq = await sequencedSystem();
+      const pledgedVault = await seq.pledged();
+      const controlledVault = await seq.controlled();
+      const calls = await pricedCalls(pledgedVault, controlledVault, seq.dvp);
+      await seq.goDown();
+      await sys.networkHelpers.time.increase(600n);
+      const upSince = await seq.comeBack();
+
+      for (const [name, call] of Object.entries(calls)) {
+        await expect(call(), name)
+          .to.be.revertedWithCustomError(pledgedVault, "SequencerGracePeriodNotOver")
+          .withArgs(
+            seq.uptimeFeed,
+            upSince,
+            GRACE,
+            (nowTs: bigint) => nowTs > upSince && nowTs < upSince + GRACE,
+          );
+      }
+      expect(await pledgedVault.balanceOf(await sys.tbill.getAddress())).to.equal(
+        TBILL(1_100_000n),
+      );
+      expect(await controlledVault.appropriation()).to.deep.equal([USD(840_000n), 0n]);
+
+      await sys.networkHelpers.time.increase(GRACE);
+      await sys.tbillFeed.setAnswer(1_00000000n);
+      await sys.stableFeed.setAnswer(1_00000000n);
+      await expect(calls.withdraw())
+        .to.emit(pledgedVault, "Withdrawn")
+        .withArgs(
+          await sys.tbill.getAddress(),
+          sys.pledgor.address,
+          TBILL(10_000n),
+          TBILL(1_090_000n),
+        );
+      await expect(calls.substitute()).to.emit(pledgedVault, "Substituted");
+      await expect(calls.instructTransfer()).to.emit(controlledVault, "TransferInstructed");
+      await expect(calls.liquidate()).to.emit(controlledVault, "Liquidated");
+      expect(await controlledVault.appropriation()).to.deep.equal([USD(840_000n), USD(100_000n)]);
+      await sys.tbillFeed.setAnswer(92_000000n);
+      await expect(calls.issueMarginCall()).to.emit(pledgedVault, "MarginCallIssued");
+      expect(await pledgedVault.state()).to.equal(VaultState.MarginCall);
+      expect(await sys.tbill.balanceOf(sys.pledgor.address)).to.equal(TBILL(11_000n));
+      expect(await sys.stable.balanceOf(sys.securedParty.address)).to.equal(E18(99_000n));
+    });
+
+    it("sequencer down: a deposit and a withdrawal on an Open vault, a deposit into a called vault and a release still work (they need no price)", async function () {
+      const seq = await sequencedSystem();
+      const tbill = await sys.tbill.getAddress();
+      const stable = await sys.stable.getAddress();
+      const openVault = await seq.open();
+      const releasedVault = await seq.pledged();
+      const calledVault = await seq.pledged();
+      await sys.tbillFeed.setAnswer(92_000000n);
+      await calledVault.connect(sys.outsider).issueMarginCall();
+      expect(await calledVault.state()).to.equal(VaultState.MarginCall);
+      await seq.goDown();
+      await expect(releasedVault.collateralValue())
+        .to.be.revertedWithCustomError(releasedVault, "SequencerDown")
+        .withArgs(seq.uptimeFeed);
+
+      await postTbill(openVault, TBILL(1_000n));
+      await expect(openVault.connect(sys.pledgor).withdraw(tbill, TBILL(400n), sys.pledgor.address))
+        .to.emit(openVault, "Withdrawn")
+        .withArgs(tbill, sys.pledgor.address, TBILL(400n), TBILL(600n));
+      await postTbill(releasedVault, TBILL(5_000n));
+      await expect(releasedVault.connect(sys.securedParty).release())
+        .to.emit(releasedVault, "CollateralReturned")
+        .withArgs(tbill, sys.pledgor.address, TBILL(1_105_000n));
+      expect(await releasedVault.state()).to.equal(VaultState.Released);
+      expect(await sys.tbill.balanceOf(sys.pledgor.address)).to.equal(TBILL(1_105_400n));
+      // The deposit lands; the call stays open because coverage cannot be valued until the grace period ends.
+      await sys.fund(sys.stable, sys.pledgor, calledVault, E18(9_000n));
+      await expect(calledVault.connect(sys.pledgor).deposit(stable, E18(9_000n)))
+        .to.emit(calledVault, "Deposited")
+        .withArgs(stable, sys.pledgor.address, E18(9_000n), E18(9_000n));
+      expect(await calledVault.state()).to.equal(VaultState.MarginCall);
+
+      await seq.comeBack();
+      await sys.networkHelpers.time.increase(GRACE);
+      await sys.tbillFeed.setAnswer(92_000000n);
+      await sys.stableFeed.setAnswer(1_00000000n);
+      await expect(calledVault.closeMarginCall())
+        .to.emit(calledVault, "MarginCallMet")
+        .withArgs(CALLED_VALUE + USD(9_000n), USD(1_000_000n));
+    });
+  });
+
+  describe("a withdrawal racing a margin call in one block", function () {
+    /** No minimum transfer, so a withdrawal is refused for coverage alone; the call rounds up to 1,000. */
+    const raceTerms = { ...calledTerms, minimumTransferAmount: 0n };
+
+    afterEach(async function () {
+      await sys.ethers.provider.send("evm_setAutomine", [true]);
+      await sys.networkHelpers.mine(); // flush anything a failed test left pending
+    });
+
+    /** The revert data of a mined, failed transaction, from its trace. */
+    async function revertOf(hash: string) {
+      const trace = (await sys.ethers.provider.send("debug_traceTransaction", [
+        hash,
+        { disableStorage: true, disableMemory: true, disableStack: true },
+      ])) as { failed: boolean; returnValue: string };
+      expect(trace.failed, "the transaction failed").to.equal(true);
+      const data = trace.returnValue.startsWith("0x")
+        ? trace.returnValue
+        : `0x${trace.returnValue}`;
+      return sys.implementation.interface.parseError(data);
+    }
+
+    type Step = "drop" | "withdraw" | "call";
+    const orders: { steps: Step[]; outcome: string }[] = [
+      {
+        steps: ["drop", "withdraw", "call"],
+        outcome: "the withdrawal reverts WithdrawalBreachesRequirement, the call is 9,000",
+      },
+      {
+        steps: ["withdraw", "drop", "call"],
+        outcome: "the withdrawal passes at the old price and the call grows to 54,000",
+      },
+      {
+        steps: ["drop", "call", "withdraw"],
+        outcome: "the withdrawal reverts InvalidState(MarginCall), the call is 9,000",
+      },
+    ];
+
+    for (const { steps, outcome } of orders) {
+      it(`a price drop, a 50,000 T-bill withdrawal and a keeper's call mined in one block as ${steps.join(", ")}: ${outcome}`, async function () {
+        const vault = await sys.openAgreement({ terms: raceTerms });
+        const tbill = await sys.tbill.getAddress();
+        await postTbill(vault, TBILL(1_100_000n));
+        await pledge(vault);
+        await vault.connect(sys.securedParty).setExposure(USD(800_000n));
+        // Before the drop: 1,078,000 against 1,000,000, so 50,000 T-bills (49,000 of value) may leave.
+        expect(
+          await vault
+            .connect(sys.pledgor)
+            .withdraw.staticCall(tbill, TBILL(50_000n), sys.pledgor.address),
+        ).to.deep.equal([]);
+
+        const gwei = 10n ** 9n;
+        // Explicit gas (no estimate against the pending block) and falling tips fix the order in the block.
+        const fees = (i: number) => ({
+          gasLimit: 1_000_000n,
+          maxFeePerGas: 100n * gwei,
+          maxPriorityFeePerGas: BigInt(10 - i) * gwei,
+        });
+        const send: Record<Step, (i: number) => Promise<{ hash: string }>> = {
+          drop: (i) => sys.tbillFeed.setAnswer(92_000000n, fees(i)),
+          withdraw: (i) =>
+            vault
+              .connect(sys.pledgor)
+              .withdraw(tbill, TBILL(50_000n), sys.pledgor.address, fees(i)),
+          call: (i) => vault.connect(sys.outsider).issueMarginCall(fees(i)),
+        };
+        const hashes: Partial<Record<Step, string>> = {};
+        await sys.ethers.provider.send("evm_setAutomine", [false]);
+        try {
+          for (const [i, step] of steps.entries()) hashes[step] = (await send[step](i)).hash;
+          await sys.networkHelpers.mine();
+        } finally {
+          await sys.ethers.provider.send("evm_setAutomine", [true]);
+        }
+
+        const receipts = await Promise.all(
+          steps.map((step) => sys.ethers.provider.getTransactionReceipt(hashes[step]!)),
+        );
+        expect(new Set(receipts.map((r) => r!.blockNumber)).size, "one block").to.equal(1);
+        expect(receipts.map((r) => r!.index)).to.deep.equal([0, 1, 2]);
+        const status = (step: Step) => receipts[steps.indexOf(step)]!.status;
+        expect([status("drop"), status("call")]).to.deep.equal([1, 1]);
+
+        const withdrawnFirst = steps.indexOf("withdraw") < steps.indexOf("drop");
+        if (withdrawnFirst) {
+          expect(status("withdraw")).to.equal(1);
+          expect(await sys.tbill.balanceOf(sys.pledgor.address)).to.equal(TBILL(50_000n));
+        } else {
+          expect(status("withdraw")).to.equal(0);
+          const error = await revertOf(hashes.withdraw!);
+          if (steps.indexOf("call") < steps.indexOf("withdraw")) {
+            expect([error?.name, ...(error?.args ?? [])]).to.deep.equal([
+              "InvalidState",
+              BigInt(VaultState.MarginCall),
+            ]);
+          } else {
+            // 1,050,000 T-bills at $0.92 less 2%: 946,680 against 1,000,000.
+            expect([error?.name, ...(error?.args ?? [])]).to.deep.equal([
+              "WithdrawalBreachesRequirement",
+              USD(946_680n),
+              USD(1_000_000n),
+            ]);
+          }
+          expect(await sys.tbill.balanceOf(sys.pledgor.address)).to.equal(0n);
+        }
+
+        // The call is for the shortfall the block's final holdings leave, rounded up to 1,000.
+        const held = withdrawnFirst ? TBILL(1_050_000n) : TBILL(1_100_000n);
+        const value = withdrawnFirst ? USD(946_680n) : CALLED_VALUE;
+        const [amount, shortfall] = withdrawnFirst
+          ? [USD(54_000n), USD(53_320n)]
+          : [USD(9_000n), USD(8_240n)];
+        const callReceipt = receipts[steps.indexOf("call")]!;
+        const issued = callReceipt.logs
+          .map((log) => vault.interface.parseLog(log))
+          .find((log) => log?.name === "MarginCallIssued");
+        const { timestamp } = (await sys.ethers.provider.getBlock(callReceipt.blockNumber))!;
+        expect([...issued!.args]).to.deep.equal([
+          sys.outsider.address,
+          amount,
+          shortfall,
+          BigInt(timestamp) + ONE_DAY,
+          value,
+          USD(1_000_000n),
+        ]);
+        expect(await vault.balanceOf(tbill)).to.equal(held);
+        expect(await vault.collateralValue()).to.equal(value);
+        const [, , , callAmount] = await vault.marginState();
+        expect(callAmount).to.equal(amount);
+        expect(value + callAmount).to.be.greaterThanOrEqual(USD(1_000_000n));
+        expect(await vault.state()).to.equal(VaultState.MarginCall);
+      });
+    }
+  });
+
+  describe("pledge consent replay", function () {
+    const types = {
+      PledgeConsent: [
+        { name: "termsHash", type: "bytes32" },
+        { name: "deadline", type: "uint256" },
+      ],
+    };
+    async function consent(
+      vault: CollateralVault,
+      signer: typeof sys.pledgor,
+      deadline: bigint,
+      chainId: bigint,
+    ) {
+      const domain = {
+        name: "CollateralVault",
+        version: "1",
+        chainId,
+        verifyingContract: await vault.getAddress(),
+      };
+      return signer.signTypedData(domain, types, { termsHash: await vault.termsHash(), deadline });
+    }
+
+    it("a pledge consent signed for another chain id (chainId + 1) is refused InvalidConsentSignature; the same consent for this chain pledges", async function () {
+      const vault = await sys.openAgreement();
+      const { chainId } = await sys.ethers.provider.getNetwork();
+      const deadline = BigInt(await sys.networkHelpers.time.latest()) + ONE_DAY;
+      const foreign = await consent(vault, sys.securedParty, deadline, chainId + 1n);
+      await expect(vault.connect(sys.pledgor).pledgeWithSignature(deadline, foreign))
+        .to.be.revertedWithCustomError(vault, "InvalidConsentSignature")
+        .withArgs(sys.securedParty.address);
+      expect(await vault.state()).to.equal(VaultState.Open);
+      const local = await consent(vault, sys.securedParty, deadline, chainId);
+      await expect(vault.connect(sys.pledgor).pledgeWithSignature(deadline, local))
+        .to.emit(vault, "PledgeConsented")
+        .withArgs(sys.securedParty.address, await vault.termsHash(), true);
+      expect(await vault.state()).to.equal(VaultState.Pledged);
+    });
+
+    it("a pledge consent submitted one second past its deadline is refused ConsentExpired(deadline, now); at the deadline itself it pledges", async function () {
+      const onTime = await sys.openAgreement();
+      const late = await sys.openAgreement();
+      const { chainId } = await sys.ethers.provider.getNetwork();
+      const deadline = BigInt(await sys.networkHelpers.time.latest()) + 100n;
+      const onTimeSignature = await consent(onTime, sys.pledgor, deadline, chainId);
+      const lateSignature = await consent(late, sys.pledgor, deadline, chainId);
+      // Explicit gas: the transactions are mined at the set timestamps, with no estimate in between.
+      await sys.networkHelpers.time.setNextBlockTimestamp(deadline);
+      await onTime
+        .connect(sys.securedParty)
+        .pledgeWithSignature(deadline, onTimeSignature, { gasLimit: 500_000n });
+      expect(await onTime.state()).to.equal(VaultState.Pledged);
+      await sys.networkHelpers.time.setNextBlockTimestamp(deadline + 1n);
+      await expect(
+        late
+          .connect(sys.securedParty)
+          .pledgeWithSignature(deadline, lateSignature, { gasLimit: 500_000n }),
+      )
+        .to.be.revertedWithCustomError(late, "ConsentExpired")
+        .withArgs(deadline, deadline + 1n);
+      expect(await late.state()).to.equal(VaultState.Open);
+    });
+  });
 });
