@@ -97,10 +97,17 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
         outcomes = new MarginCallOutcome[](vaults.length);
         for (uint256 i; i < vaults.length; ++i) {
             if (!_isVault[vaults[i]]) continue;
+            uint256 gasBefore = gasleft();
             try ICollateralVault(vaults[i]).issueMarginCall() returns (bool met) {
                 outcomes[i] = met ? MarginCallOutcome.CallIssuedAndMet : MarginCallOutcome.CallIssued;
-            } catch {
-                // Not due, already called, or unpriceable: the keeper's batch goes on with the others.
+            } catch (bytes memory reason) {
+                // Not due, already called, or unpriceable: the keeper's batch goes on with the others. But a call
+                // that failed for want of gas is the keeper's limit, not the agreement's state: the whole batch
+                // reverts, so that gas estimation finds a limit that serves every agreement in it.
+                if (bytes4(reason) == ICollateralVault.InsufficientGas.selector) _bubble(reason);
+                if (reason.length == 0 && gasleft() <= gasBefore / 64) {
+                    revert ICollateralVault.InsufficientGas(gasleft(), gasBefore);
+                }
             }
         }
     }
@@ -207,6 +214,13 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
         if (!ok || data.length < 32) revert ICollateralVault.MetadataUnreadable(target, selector);
         word = abi.decode(data, (uint256));
         if (word > max) revert ICollateralVault.MetadataUnreadable(target, selector);
+    }
+
+    /// @dev Reverts with `reason`, the revert data of a vault call.
+    function _bubble(bytes memory reason) private pure {
+        assembly ("memory-safe") {
+            revert(add(reason, 0x20), mload(reason))
+        }
     }
 
     function _args(address pledgor, address securedParty, address controlAgent) private view returns (bytes memory) {

@@ -311,12 +311,22 @@ describe("Margin engine", function () {
       .to.emit(vault, "Substituted")
       .withArgs(stable, STABLE(100_000n), tbill, TBILL(100_000n));
     expect(await vault.balanceOf(stable)).to.equal(STABLE(100_000n));
-    // Taking out far more than comes in would breach the requirement: the whole swap reverts.
+    // Taking out more value than comes in (after haircuts) is no substitution, as under the CSA: the whole swap
+    // reverts, naming both values.
     await expect(
       vault
         .connect(sys.pledgor)
         .substitute(stable, STABLE(1_000n), tbill, TBILL(500_000n), sys.pledgor.address),
-    ).to.be.revertedWithCustomError(vault, "WithdrawalBreachesRequirement");
+    )
+      .to.be.revertedWithCustomError(vault, "SubstitutionExceedsValue")
+      .withArgs(USD(490_000n), USD(1_000n));
+    // Regression: one raw unit in for 500 T-bills out of the same asset used to pass (coverage held), paying out
+    // an excess below the minimum transfer amount that a withdrawal refuses.
+    await expect(
+      vault.connect(sys.pledgor).substitute(tbill, 1n, tbill, TBILL(500n), sys.pledgor.address),
+    )
+      .to.be.revertedWithCustomError(vault, "SubstitutionExceedsValue")
+      .withArgs(USD(490n), 980_000_000_000n);
     expect(await vault.balanceOf(stable)).to.equal(STABLE(100_000n));
     const other = await sys.ethers.deployContract("MockERC20", ["Other", "OTH", 18]);
     await expect(

@@ -8,6 +8,7 @@ import { type ContractTransactionResponse, ethers as ethersLib } from "ethers";
 import { ONE_DAY, VaultState, WAD, defaultTerms, type System, useSystem } from "./fixtures.js";
 import { erc20Leg, signSettlement, type Settlement } from "./helpers/dvp.js";
 import { deploySystem as deploySdkSystem } from "../sdk/deploy.js";
+import { PLEDGE_CONSENT_TYPES, pledgeConsentDomain } from "../sdk/agreements.js";
 import type {
   AgreementFactory,
   BlocklistToken,
@@ -201,7 +202,7 @@ describe("Adversarial flows", function () {
 
     for (const returnsNothing of [false, true]) {
       const style = returnsNothing ? "returns nothing (USDT-style)" : "returns false (ZRX-style)";
-      it(`substituting a token that ${style}: an unfunded pull is refused clearly, a breaching swap WithdrawalBreachesRequirement, a covered one works in both legs`, async function () {
+      it(`substituting a token that ${style}: an unfunded pull is refused clearly, a swap taking out more value than it brings SubstitutionExceedsValue, a covered one works in both legs`, async function () {
         const token = await deploy<NonStandardERC20WithDecimals>("NonStandardERC20WithDecimals", [
           returnsNothing,
         ]);
@@ -221,14 +222,14 @@ describe("Adversarial flows", function () {
           await expect(overdrawn)
             .to.be.revertedWithCustomError(vault, "SafeERC20FailedOperation")
             .withArgs(asset);
-        // 500 in for 6,000 T-bills out: 4,000 x 0.98 + 500 = 4,420 left against 5,000.
+        // 500 in for 6,000 T-bills out: 6,000 x 0.98 = 5,880 out after haircut against 500 in.
         await expect(
           vault
             .connect(sys.pledgor)
             .substitute(asset, E6(500n), tbill, TBILL(6_000n), sys.pledgor.address),
         )
-          .to.be.revertedWithCustomError(vault, "WithdrawalBreachesRequirement")
-          .withArgs(USD(4_420n), USD(5_000n));
+          .to.be.revertedWithCustomError(vault, "SubstitutionExceedsValue")
+          .withArgs(USD(5_880n), USD(500n));
         expect(await ledger(tokens, parties(vault, other), { vault, other })).to.deep.equal(before);
 
         // In: 500 of the token for 500 T-bills.
@@ -590,8 +591,9 @@ describe("Adversarial flows", function () {
     }
 
     describe("a gas-burning top-up token", function () {
-      // The vault pulls top-ups with OpenZeppelin's trySafeTransferFrom, which forwards all but 1/64 of the
-      // remaining gas to the token: a token burning all it is given leaves 1/64 for everything after it.
+      // The vault pulls top-ups with at most TOKEN_TRANSFER_GAS per transfer: a token burning all it is given
+      // costs 300,000 gas, not the whole transaction. (It used OpenZeppelin's trySafeTransferFrom, which forwards
+      // all but 1/64 of the remaining gas, so a burner left 1/64 for everything after it.)
       const MET = 2n; // IAgreementFactory.MarginCallOutcome.CallIssuedAndMet
       const ISSUED = 1n; // IAgreementFactory.MarginCallOutcome.CallIssued
 
@@ -601,8 +603,7 @@ describe("Adversarial flows", function () {
         await configureAndDropPrice(vault, treasury.address, asset, E18(20_000n));
         await burner.setBurning(true);
 
-        // Works, but only because 1/64 of the cap (~262,000 gas) is enough for one pull and the valuation: the
-        // transaction uses nearly the whole cap (about 7.4 million is the least that succeeds here).
+        // Before the transfer cap this needed about 7.4 million gas; it now fits well under one million.
         const call = vault.connect(sys.outsider).issueMarginCall({ gasLimit: TX_GAS_CAP });
         await expectCallIssued(vault, call);
         await expect(call)
@@ -614,10 +615,10 @@ describe("Adversarial flows", function () {
         expect(await vault.state()).to.equal(VaultState.Pledged);
         expect(await vault.balanceOf(asset)).to.equal(0n);
         expect(await burner.balanceOf(treasury.address)).to.equal(E18(20_000n));
+        expect((await (await call).wait())!.gasUsed).to.be.lessThan(1_000_000n);
       });
 
-      // BUG: the top-up pull has no per-transfer gas cap (release() got RELEASE_TRANSFER_GAS for the same
-      // reason). Observed: with the burner first and four capped assets after it, issueMarginCall reverts out of
+      // Regression (fixed by TOKEN_TRANSFER_GAS on top-up pulls, as release() had): with the burner first and four capped assets after it, issueMarginCall reverts out of
       // gas at every gas limit up to the 2^24 transaction cap: the 1/64 of the gas left after the burner cannot
       // pay for four pulls and the closing valuation. The margin call cannot be issued at all, so one hostile (or
       // upgraded) eligible token in the pledgor's top-up list shields the pledgor from margin calls and default.
@@ -661,7 +662,7 @@ describe("Adversarial flows", function () {
         await expectAccountedEqualsHeld(vault, [burner, ...tokens]);
       });
 
-      // BUG: same cause, across agreements (promise 2). Observed: a keeper's batch of two due agreements with 3
+      // Regression, same cause, across agreements (promise 2). Before the fix a keeper's batch of two due agreements with 3
       // million gas (ten times what the two calls need) returns [Skipped, Skipped]: the burner's vault runs out of
       // gas (the factory's try/catch skips it) and the 1/64 it leaves the factory is too little for the second,
       // unrelated agreement, whose margin call is then not issued either. From about 8 million gas both calls are
@@ -688,7 +689,8 @@ describe("Adversarial flows", function () {
       });
     });
 
-    // BUG: `_closeCallIfMet` catches any failure of `this.collateralValue()`, an out-of-gas included. Observed: a
+    // Regression (fixed: issueMarginCall now values the vault directly after its top-ups). `_closeCallIfMet` caught
+    // any failure of `this.collateralValue()`, an out-of-gas included. Before the fix a
     // keeper (the secured party, say) sending just enough gas for the pull (about 236,000-247,500 here; 253,500
     // and up closes the call) gets issueMarginCall to succeed with met = false: the source is pulled for the full
     // 9,000 but the vault stays in MarginCall with its cure deadline running. Anyone can close it afterwards with
@@ -1214,25 +1216,17 @@ describe("Adversarial flows", function () {
   });
 
   describe("pledge consent replay", function () {
-    const types = {
-      PledgeConsent: [
-        { name: "termsHash", type: "bytes32" },
-        { name: "deadline", type: "uint256" },
-      ],
-    };
     async function consent(
       vault: CollateralVault,
       signer: typeof sys.pledgor,
       deadline: bigint,
       chainId: bigint,
     ) {
-      const domain = {
-        name: "CollateralVault",
-        version: "1",
-        chainId,
-        verifyingContract: await vault.getAddress(),
-      };
-      return signer.signTypedData(domain, types, { termsHash: await vault.termsHash(), deadline });
+      const domain = pledgeConsentDomain(chainId, await sys.factory.getAddress());
+      return signer.signTypedData(domain, PLEDGE_CONSENT_TYPES, {
+        termsHash: await vault.termsHash(),
+        deadline,
+      });
     }
 
     it("a pledge consent signed for another chain id (chainId + 1) is refused InvalidConsentSignature; the same consent for this chain pledges", async function () {

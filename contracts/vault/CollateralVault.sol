@@ -610,6 +610,8 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             uint256 capLeft = _topUpCapLeft[asset];
             EligibleAsset memory entry = _effective(asset);
             if (capLeft == 0 || address(entry.feed) == address(0) || entry.haircutBps >= BPS) continue;
+            // Enough gas for the price read and the capped transfer, so that no asset is skipped for want of gas.
+            _requireGas(PriceOracle.FEED_CALL_GAS + TOKEN_TRANSFER_GAS + 100_000);
             uint256 answer;
             try this.validatedAnswer(asset) returns (uint256 validated) {
                 answer = validated;
@@ -710,8 +712,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// gas limit must not make a sound token's transfer fail. Success as SafeERC20 reads it: no revert, and either no
     /// return data from a contract or `true`.
     function _tryTransfer(address token, bytes memory callData) private returns (bool) {
-        uint256 needed = TOKEN_TRANSFER_GAS + TOKEN_TRANSFER_GAS / 63 + 5_000;
-        if (gasleft() < needed) revert InsufficientGas(gasleft(), needed);
+        _requireGas(TOKEN_TRANSFER_GAS + 5_000);
         bool ok;
         uint256 size;
         uint256 word;
@@ -722,6 +723,12 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             word := mload(0x00)
         }
         return ok && (size == 0 ? token.code.length != 0 : size >= 32 && word == 1);
+    }
+
+    /// @dev At least `gas` to hand to a call after the 1/64 that EIP-150 keeps back.
+    function _requireGas(uint256 gas) private view {
+        uint256 needed = gas + gas / 63;
+        if (gasleft() < needed) revert InsufficientGas(gasleft(), needed);
     }
 
     function _requireUnderExclusiveControl() private view {
