@@ -45,6 +45,8 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
   "AppropriationExceedsAmountDue(uint256,uint256)": (a) =>
     `the secured party would have taken ${formatWad(a[0])}, beyond the ${formatWad(a[1])} due (exposure plus penalty)`,
   "Paused()": () => "new risk is paused by the guardian",
+  "MarginCallNotMet(uint256,uint256)": (a) =>
+    `the margin call is still unmet: collateral worth ${formatWad(a[0])} after haircuts against a requirement of ${formatWad(a[1])}`,
   "SubstitutionExceedsValue(uint256,uint256)": (a) =>
     `the assets taken out are worth ${formatWad(a[0])} after haircut, more than the ${formatWad(a[1])} the substitute is worth`,
   "InsufficientGas(uint256,uint256)": (a) =>

@@ -206,10 +206,9 @@ describe("Margin engine", function () {
     const vault = await pledgedAgreement();
     await sys.tbillFeed.setAnswer(price8(90n));
     await vault.issueMarginCall();
-    await expect(vault.connect(sys.outsider).closeMarginCall()).to.be.revertedWithCustomError(
-      vault,
-      "WithdrawalBreachesRequirement",
-    );
+    await expect(vault.connect(sys.outsider).closeMarginCall())
+      .to.be.revertedWithCustomError(vault, "MarginCallNotMet")
+      .withArgs(await vault.collateralValue(), await vault.callableRequirement());
     await sys.tbillFeed.setAnswer(price8(100n));
     await expect(vault.connect(sys.outsider).closeMarginCall()).to.emit(vault, "MarginCallMet");
   });

@@ -288,7 +288,7 @@ describe("SDK", function () {
         .as(keeper)
         .closeMarginCall()
         .catch((e: unknown) => e);
-      expect((stillShort as CollateralError).errorName).to.equal("WithdrawalBreachesRequirement");
+      expect((stillShort as CollateralError).errorName).to.equal("MarginCallNotMet");
       await feed.setAnswer(100_000000n);
       await agreement.as(keeper).closeMarginCall();
       expect((await agreement.status()).state).to.equal("Pledged");

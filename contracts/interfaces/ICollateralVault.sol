@@ -242,6 +242,8 @@ interface ICollateralVault {
     error SalePriceTooLow(uint256 cashValue, uint256 minimumCashValue);
     /// @notice New risk is paused by the guardian.
     error Paused();
+    /// @notice The open margin call cannot be closed: the collateral (on valid prices) is still below the requirement.
+    error MarginCallNotMet(uint256 collateralValue, uint256 requirement);
     /// @notice The assets returned by a substitution are worth (after haircut) more than the substitute delivered.
     error SubstitutionExceedsValue(uint256 valueOut, uint256 valueIn);
     /// @notice Too little gas is left to give a token transfer its full allowance; retry with a higher gas limit.

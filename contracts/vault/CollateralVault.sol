@@ -312,7 +312,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         _requireState(VaultState.MarginCall);
         uint256 value = collateralValue();
         uint256 required = callableRequirement();
-        if (value < required) revert WithdrawalBreachesRequirement(value, required);
+        if (value < required) revert MarginCallNotMet(value, required);
         _closeCall(value, required);
     }
 
