@@ -6,6 +6,15 @@ import { expect } from "chai";
 import { type ContractTransactionResponse, ethers as ethersLib } from "ethers";
 
 import { ONE_DAY, VaultState, WAD, defaultTerms, type System, useSystem } from "./fixtures.js";
+import {
+  E18,
+  E6,
+  TBILL,
+  USD,
+  adversary,
+  looseTerms,
+  type MintableToken,
+} from "./helpers/adversary.js";
 import { erc20Leg, signSettlement, type Settlement } from "./helpers/dvp.js";
 import { deploySystem as deploySdkSystem } from "../sdk/deploy.js";
 import { PLEDGE_CONSENT_TYPES, pledgeConsentDomain } from "../sdk/agreements.js";
@@ -25,16 +34,10 @@ import type {
   ReentrantToken,
 } from "../types/ethers-contracts/index.js";
 
-const USD = (n: bigint) => n * WAD;
-const TBILL = (n: bigint) => n * 10n ** 6n;
-const E18 = (n: bigint) => n * WAD;
-const E6 = (n: bigint) => n * 10n ** 6n;
 const REENTRY = "ReentrancyGuardReentrantCall";
 /** EIP-7825 caps a transaction at 2^24 gas; the local network enforces it. */
 const TX_GAS_CAP = 16_777_216n;
 
-/** Terms with no minimum transfer or rounding, so a pledged vault returns any excess. */
-const looseTerms = { ...defaultTerms, minimumTransferAmount: 0n, roundingAmount: 0n };
 /** As in MarginEngine.ts: against an exposure of 800,000 the requirement is 1,000,000. */
 const calledTerms = { ...defaultTerms, independentAmount: USD(200_000n) };
 
@@ -47,10 +50,7 @@ type Token = {
 };
 type Signer = System["pledgor"];
 /** Any of the test tokens: open minting and a standard `approve`. */
-type TestToken = Token & {
-  mint(to: string, amount: bigint): Promise<unknown>;
-  connect(signer: Signer): { approve(spender: string, amount: bigint): Promise<unknown> };
-};
+type TestToken = Token & MintableToken;
 
 describe("Adversarial flows", function () {
   let sys: System;
@@ -59,40 +59,7 @@ describe("Adversarial flows", function () {
     sys = system();
   });
 
-  async function deploy<T>(name: string, args: unknown[] = []): Promise<T> {
-    return (await sys.ethers.deployContract(name, args)) as unknown as T;
-  }
-
-  /** An agreement (with a control agent) whose schedule is the fixture's plus `token` at $1, no haircut. */
-  async function agreementListing(
-    token: { getAddress(): Promise<string> },
-    terms = looseTerms,
-  ): Promise<CollateralVault> {
-    const schedule = [...sys.schedule, await sys.line(token, sys.stableFeed, 0n)];
-    return sys.openAgreement({ schedule, terms, withAgent: true });
-  }
-
-  async function pledge(vault: CollateralVault) {
-    await vault.connect(sys.pledgor).consentToPledge();
-    await vault.connect(sys.securedParty).consentToPledge();
-  }
-
-  /** The pledgor posts `amount` of a mock T-bill into `vault`. */
-  async function postTbill(vault: CollateralVault, amount: bigint) {
-    await sys.fund(sys.tbill, sys.pledgor, vault, amount);
-    await vault.connect(sys.pledgor).deposit(await sys.tbill.getAddress(), amount);
-  }
-
-  /** Mints `amount` of a test token with open minting to `holder` and approves `spender`. */
-  async function mintAndApprove(
-    token: TestToken,
-    holder: Signer,
-    spender: { getAddress(): Promise<string> },
-    amount: bigint,
-  ) {
-    await token.mint(holder.address, amount);
-    await token.connect(holder).approve(await spender.getAddress(), amount);
-  }
+  const { deploy, agreementListing, pledge, postTbill, mintAndApprove } = adversary(() => sys);
 
   /**
    * Every named token's balance at every named holder, every named vault's accounted balance of it, and each

@@ -16,6 +16,7 @@ import {
   useSystem,
 } from "./fixtures.js";
 import { PLEDGE_CONSENT_TYPES, pledgeConsentDomain } from "../sdk/agreements.js";
+import { E18, E6, TBILL, USD, adversary, looseTerms } from "./helpers/adversary.js";
 import { erc20Leg, signSettlement, type Settlement } from "./helpers/dvp.js";
 import type {
   BatchingPledgor,
@@ -31,13 +32,6 @@ import type {
   ReentrantToken,
 } from "../types/ethers-contracts/index.js";
 
-const USD = (n: bigint) => n * WAD;
-const TBILL = (n: bigint) => n * 10n ** 6n;
-const E18 = (n: bigint) => n * WAD;
-const E6 = (n: bigint) => n * 10n ** 6n;
-
-/** Terms with no minimum transfer or rounding, so a pledged vault returns any excess. */
-const looseTerms = { ...defaultTerms, minimumTransferAmount: 0n, roundingAmount: 0n };
 
 describe("Adversarial", function () {
   let sys: System;
@@ -46,53 +40,8 @@ describe("Adversarial", function () {
     sys = system();
   });
 
-  async function deploy<T>(name: string, args: unknown[] = []): Promise<T> {
-    return (await sys.ethers.deployContract(name, args)) as unknown as T;
-  }
-
-  /** An agreement (with a control agent) whose schedule is the fixture's plus `token` at $1, no haircut. */
-  async function agreementListing(
-    token: { getAddress(): Promise<string> },
-    terms = looseTerms,
-  ): Promise<CollateralVault> {
-    const schedule = [...sys.schedule, await sys.line(token, sys.stableFeed, 0n)];
-    return sys.openAgreement({ schedule, terms, withAgent: true });
-  }
-
-  async function pledge(vault: CollateralVault) {
-    await vault.connect(sys.pledgor).consentToPledge();
-    await vault.connect(sys.securedParty).consentToPledge();
-  }
-
-  /** Pledged, exposure set, the pledgor acknowledges a default, the secured party takes exclusive control. */
-  async function underExclusiveControl(vault: CollateralVault, exposure = USD(500_000n)) {
-    await pledge(vault);
-    await vault.connect(sys.securedParty).setExposure(exposure);
-    await vault.connect(sys.pledgor).declareDefault();
-    await vault.connect(sys.securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("NEC"));
-  }
-
-  /** The pledgor posts `amount` of a mock T-bill into `vault`. */
-  async function postTbill(vault: CollateralVault, amount: bigint) {
-    await sys.fund(sys.tbill, sys.pledgor, vault, amount);
-    await vault.connect(sys.pledgor).deposit(await sys.tbill.getAddress(), amount);
-  }
-
-  /** Mints `amount` of a test token with open minting to `holder` and approves `spender`. */
-  async function mintAndApprove(
-    token: {
-      mint(to: string, amount: bigint): Promise<unknown>;
-      connect(s: typeof sys.pledgor): {
-        approve(spender: string, amount: bigint): Promise<unknown>;
-      };
-    },
-    holder: typeof sys.pledgor,
-    spender: { getAddress(): Promise<string> },
-    amount: bigint,
-  ) {
-    await token.mint(holder.address, amount);
-    await token.connect(holder).approve(await spender.getAddress(), amount);
-  }
+  const { deploy, agreementListing, pledge, underExclusiveControl, postTbill, mintAndApprove } =
+    adversary(() => sys);
 
   describe("hostile tokens", function () {
     it("fee on transfer: a deposit that arrives short is refused ShortDelivery, another agreement untouched", async function () {

@@ -1,0 +1,75 @@
+// What both adversarial suites (test/adversarial.ts, test/adversarial-flows.ts) build their attacks from: units,
+// loose terms, and the few steps every attack starts with.
+import { ethers as ethersLib } from "ethers";
+
+import { WAD, defaultTerms, type System } from "../fixtures.js";
+import type { CollateralVault } from "../../types/ethers-contracts/index.js";
+
+export const USD = (n: bigint) => n * WAD;
+export const TBILL = (n: bigint) => n * 10n ** 6n;
+export const E18 = (n: bigint) => n * WAD;
+export const E6 = (n: bigint) => n * 10n ** 6n;
+
+/** Terms with no minimum transfer or rounding, so a pledged vault returns any excess. */
+export const looseTerms = { ...defaultTerms, minimumTransferAmount: 0n, roundingAmount: 0n };
+
+type Signer = System["pledgor"];
+
+/** Any test token with open minting and a standard `approve`. */
+export type MintableToken = {
+  mint(to: string, amount: bigint): Promise<unknown>;
+  connect(signer: Signer): { approve(spender: string, amount: bigint): Promise<unknown> };
+};
+
+/** The shared steps, bound to the suite's current system (`sys()` is read at each call, after `beforeEach`). */
+export function adversary(sys: () => System) {
+  return {
+    async deploy<T>(name: string, args: unknown[] = []): Promise<T> {
+      return (await sys().ethers.deployContract(name, args)) as unknown as T;
+    },
+
+    /** An agreement (with a control agent) whose schedule is the fixture's plus `token` at $1, no haircut. */
+    async agreementListing(
+      token: { getAddress(): Promise<string> },
+      terms = looseTerms,
+    ): Promise<CollateralVault> {
+      const s = sys();
+      const schedule = [...s.schedule, await s.line(token, s.stableFeed, 0n)];
+      return s.openAgreement({ schedule, terms, withAgent: true });
+    },
+
+    /** Both parties consent: the vault is Pledged. */
+    async pledge(vault: CollateralVault) {
+      await vault.connect(sys().pledgor).consentToPledge();
+      await vault.connect(sys().securedParty).consentToPledge();
+    },
+
+    /** Pledged, exposure set, the pledgor acknowledges a default, the secured party takes exclusive control. */
+    async underExclusiveControl(vault: CollateralVault, exposure = USD(500_000n)) {
+      const s = sys();
+      await vault.connect(s.pledgor).consentToPledge();
+      await vault.connect(s.securedParty).consentToPledge();
+      await vault.connect(s.securedParty).setExposure(exposure);
+      await vault.connect(s.pledgor).declareDefault();
+      await vault.connect(s.securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("NEC"));
+    },
+
+    /** The pledgor posts `amount` of a mock T-bill into `vault`. */
+    async postTbill(vault: CollateralVault, amount: bigint) {
+      const s = sys();
+      await s.fund(s.tbill, s.pledgor, vault, amount);
+      await vault.connect(s.pledgor).deposit(await s.tbill.getAddress(), amount);
+    },
+
+    /** Mints `amount` of a test token to `holder` and approves `spender`. */
+    async mintAndApprove(
+      token: MintableToken,
+      holder: Signer,
+      spender: { getAddress(): Promise<string> },
+      amount: bigint,
+    ) {
+      await token.mint(holder.address, amount);
+      await token.connect(holder).approve(await spender.getAddress(), amount);
+    },
+  };
+}
