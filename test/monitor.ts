@@ -25,6 +25,7 @@ describe("Margin monitor", function () {
   let snapshot: { restore(): Promise<void> };
   const keeperIndex = 7;
   const securedIndex = 2;
+  const outsiderIndex = 9;
   // The requirement is the independent amount alone: 1,000 units of T-bills at $1 less 2% cover 950.
   const terms = {
     ...defaultTerms,
@@ -210,5 +211,27 @@ describe("Margin monitor", function () {
     expect(new Set(report.callsIssued)).to.deep.equal(new Set(vaults));
     // One status call per 25 agreements and one keeper transaction per 50 due ones, instead of 1,000 of each.
     expect(report.rpcCalls).to.be.lessThan(70);
+  });
+
+  it("griefing: 2,000 spam agreements opened by an outsider pair do not stop the monitor calling the one due agreement", async function () {
+    this.timeout(300_000);
+    // The one real agreement: 980 T-bills against 950, short once the price drops 2%.
+    const [due] = await openPledged(1, [980n]);
+    // The spam: 2,000 agreements between two outsider-controlled addresses, never pledged, one raw unit each.
+    const spammer = (await connection.ethers.deployContract("BulkAgreements", [
+      book.contracts.AgreementFactory.address,
+    ])) as unknown as BulkAgreements;
+    const accomplice = signers[outsiderIndex].address;
+    await tbill.mint(await spammer.getAddress(), 2_000n);
+    for (let start = 0; start < 2_000; start += 20)
+      await spammer.openMany(accomplice, terms, schedule, await tbill.getAddress(), 1n, 20, 10_000 + start);
+    const keeper = new CollateralSystem(book, signers[keeperIndex]);
+    expect((await keeper.agreements()).length).to.equal(2_001);
+
+    await feed.setAnswer(98_000000n);
+    const report = await quietMonitor(keeper).runOnce();
+    expect(report.revalued).to.equal(2_001);
+    expect(report.callsIssued).to.deep.equal([due]);
+    expect(report.rpcCalls).to.be.lessThan(100); // 81 status batches and one keeper transaction
   });
 });
