@@ -130,9 +130,10 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
         if (input.haircutBps > BPS || input.concentrationCapBps > BPS || input.concentrationCapBps == 0) {
             revert ICollateralVault.InvalidBps(input.haircutBps, input.concentrationCapBps);
         }
-        address priced = input.kind == AssetKind.ERC4626
-            ? address(uint160(_readWord(input.asset, IERC4626.asset.selector, type(uint160).max)))
-            : input.asset;
+        address priced =
+            input.kind == AssetKind.ERC4626
+                ? address(uint160(_readWord(input.asset, IERC4626.asset.selector, type(uint160).max)))
+                : input.asset;
         PriceSource memory source = PriceSource({
             feed: input.feed,
             maxPriceAge: input.maxPriceAge,
