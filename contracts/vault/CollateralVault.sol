@@ -706,9 +706,9 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (value >= required) revert MarginCallCured(value, required);
     }
 
-    /// @dev A token transfer (`callData` encodes `transfer` or `transferFrom`) for `release` and top-ups, with a gas cap,
-    /// so that a token burning all the gas it is given cannot starve the transfers after it, and at most one word of
-    /// return data copied (no return-data bomb). Refuses to start without the full cap at hand: a caller tuning its
+    /// @dev A token transfer (`callData` encodes `transfer` or `transferFrom`) for `release` and top-ups, with a gas
+    /// cap, so that a token burning all the gas it is given cannot starve the transfers after it, and at most one word
+    /// of return data copied (no return-data bomb). Refuses to start without the full cap at hand: a caller tuning its
     /// gas limit must not make a sound token's transfer fail. Success as SafeERC20 reads it: no revert, and either no
     /// return data from a contract or `true`.
     function _tryTransfer(address token, bytes memory callData) private returns (bool) {
