@@ -5,13 +5,14 @@
 import { expect } from "chai";
 import { type ContractTransactionResponse, ethers as ethersLib } from "ethers";
 
-import { ONE_DAY, VaultState, WAD, defaultTerms, type System, useSystem } from "./fixtures.js";
+import { ONE_DAY, VaultState, type System, useSystem } from "./fixtures.js";
 import {
   E18,
   E6,
   TBILL,
   USD,
   adversary,
+  calledTerms,
   looseTerms,
   type MintableToken,
 } from "./helpers/adversary.js";
@@ -37,9 +38,6 @@ import type {
 const REENTRY = "ReentrancyGuardReentrantCall";
 /** EIP-7825 caps a transaction at 2^24 gas; the local network enforces it. */
 const TX_GAS_CAP = 16_777_216n;
-
-/** As in MarginEngine.ts: against an exposure of 800,000 the requirement is 1,000,000. */
-const calledTerms = { ...defaultTerms, independentAmount: USD(200_000n) };
 
 /** 1,100,000 T-bills at $0.92 less 2%: 991,760 against 1,000,000, so a call for 8,240 rounded up to 9,000. */
 const CALLED_VALUE = USD(991_760n);

@@ -339,6 +339,16 @@ interface ICollateralVault {
     /// a price recovery or an exposure change); deposits close it by themselves.
     function closeMarginCall() external;
 
+    /// @notice One asset of an automatic top-up, pulled from `source`: worth after haircut what `needed` asks and no
+    /// more than the last raw unit beyond it, within the asset's cap and what the source holds and allows. Only the
+    /// vault itself calls it, from `issueMarginCall`, so that anything the asset does wrong (a bad price, a failing
+    /// balance read, conversion or transfer, gas burnt) undoes that asset's pull alone.
+    /// @param asset The top-up asset.
+    /// @param source The pledgor's pre-authorised source.
+    /// @param needed The value (base currency WAD, after haircut) the call still needs.
+    /// @return value The value after haircut credited.
+    function pullTopUpAsset(address asset, address source, uint256 needed) external returns (uint256 value);
+
     /// @notice The pledgor pre-authorises `source` (which approves this vault) for automatic top-ups: the
     /// engine pulls `assets` in the given order, cheapest to the pledgor first, each up to its cap in total.
     /// @param source The address pulled from; zero disables the top-up.

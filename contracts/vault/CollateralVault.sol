@@ -44,6 +44,10 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// bounded for a hostile one, so one token burning its gas cannot starve the transfers after it.
     uint256 public constant TOKEN_TRANSFER_GAS = 300_000;
 
+    /// @notice Gas each asset of an automatic top-up may use (price read, balance reads, conversion, capped transfer):
+    /// ample for sound tokens, and sixteen of them fit a transaction even when every one burns its allowance.
+    uint256 public constant TOP_UP_ASSET_GAS = 700_000;
+
     // One slot: what nearly every call reads.
     VaultState private _state;
     bool private _pledgorConsented;
@@ -334,6 +338,38 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     }
 
     /// @inheritdoc ICollateralVault
+    function pullTopUpAsset(address asset, address source, uint256 needed) external returns (uint256 value) {
+        if (msg.sender != address(this)) revert Unauthorized(msg.sender, address(this));
+        EligibleAsset memory entry = _effective(asset);
+        PriceSource memory priceSource = _source(entry);
+        uint256 answer = PriceOracle.latestAnswer(priceSource, _sequencer);
+        // The smallest amount that covers what remains of the call: rounding down instead would leave a call equal
+        // to its shortfall a few wei unmet however much the source holds.
+        uint256 amount = PriceOracle.amountForValue(
+            asset,
+            priceSource,
+            answer,
+            Math.mulDiv(needed, BPS, BPS - entry.haircutBps, Math.Rounding.Ceil)
+        );
+        uint256 capLeft = _topUpCapLeft[asset];
+        amount = Math.min(amount, Math.min(capLeft, _available(asset, source)));
+        if (amount == 0) return 0;
+
+        uint256 heldBefore = IERC20(asset).balanceOf(address(this));
+        if (!_tryTransfer(asset, abi.encodeCall(IERC20.transferFrom, (source, address(this), amount)))) return 0;
+        // Credit what arrived (never more than asked), so accounted never exceeds held.
+        uint256 heldAfter = IERC20(asset).balanceOf(address(this));
+        uint256 received = heldAfter > heldBefore ? Math.min(heldAfter - heldBefore, amount) : 0;
+        uint256 balance = _balances[asset] + received;
+        _balances[asset] = balance;
+        capLeft -= amount;
+        _topUpCapLeft[asset] = capLeft;
+        value = Valuation.afterHaircut(PriceOracle.valueAt(asset, priceSource, answer, received), entry.haircutBps);
+        emit Deposited(asset, source, received, balance);
+        emit TopUpPulled(asset, source, received, value, capLeft);
+    }
+
+    /// @inheritdoc ICollateralVault
     function disputeExposure(uint256 pledgorExposure) external nonReentrant {
         (address pledgor, , , ) = parties();
         if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
@@ -472,7 +508,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return _requirementAt(_disputed ? _undisputedExposure : _exposure);
     }
 
-    /// @notice A validated feed answer for `asset` (reverts on a bad price), for top-up sizing.
+    /// @notice A validated feed answer for `asset` (reverts on a bad price), as the vault itself would read it.
     /// @param asset An eligible asset.
     function validatedAnswer(address asset) external view returns (uint256) {
         EligibleAsset memory entry = _effective(asset);
@@ -599,52 +635,22 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return Valuation.afterHaircut(_marketValue(asset, entry, amount), entry.haircutBps);
     }
 
-    /// @dev Pulls eligible assets from the top-up source, in the pledgor's cost order, worth after haircut what
-    /// the call needs (`needed`) and no more than the indivisible last raw unit beyond it, never beyond a cap or
-    /// what the source holds and allows. An asset whose price, balance or transfer fails is skipped.
+    /// @dev Pulls eligible assets from the top-up source, in the pledgor's cost order, until the call's `needed` value
+    /// is covered. Each asset is pulled in a call of its own with a gas cap (`pullTopUpAsset`), so that whatever
+    /// one asset does wrong (a bad price, a failing balance read, conversion or transfer, or gas burnt) undoes that
+    /// asset's pull alone and the top-up goes on with the next.
     function _pullTopUps(uint256 needed) private {
         address source = _topUpSource;
         address[] memory assets = _topUpAssets;
         for (uint256 i; i < assets.length && needed != 0; ++i) {
             address asset = assets[i];
-            uint256 capLeft = _topUpCapLeft[asset];
             EligibleAsset memory entry = _effective(asset);
-            if (capLeft == 0 || address(entry.feed) == address(0) || entry.haircutBps >= BPS) continue;
-            // Enough gas for the price read and the capped transfer, so that no asset is skipped for want of gas.
-            _requireGas(PriceOracle.FEED_CALL_GAS + TOKEN_TRANSFER_GAS + 100_000);
-            uint256 answer;
-            try this.validatedAnswer(asset) returns (uint256 validated) {
-                answer = validated;
-            } catch {
-                continue;
-            }
-            // The smallest amount that covers what remains of the call: rounding down instead would leave a call
-            // equal to its shortfall a few wei unmet however much the source holds.
-            uint256 amount = PriceOracle.amountForValue(
-                asset,
-                _source(entry),
-                answer,
-                Math.mulDiv(needed, BPS, BPS - entry.haircutBps, Math.Rounding.Ceil)
-            );
-            amount = Math.min(amount, Math.min(capLeft, _available(asset, source)));
-            if (amount == 0) continue;
-
-            uint256 heldBefore = IERC20(asset).balanceOf(address(this));
-            if (!_tryTransfer(asset, abi.encodeCall(IERC20.transferFrom, (source, address(this), amount)))) continue;
-            // Credit what arrived (never more than asked), so accounted never exceeds held.
-            uint256 heldAfter = IERC20(asset).balanceOf(address(this));
-            uint256 received = heldAfter > heldBefore ? Math.min(heldAfter - heldBefore, amount) : 0;
-            uint256 balance = _balances[asset] + received;
-            _balances[asset] = balance;
-            capLeft -= amount;
-            _topUpCapLeft[asset] = capLeft;
-            uint256 value = Valuation.afterHaircut(
-                PriceOracle.valueAt(asset, _source(entry), answer, received),
-                entry.haircutBps
-            );
-            needed -= Math.min(needed, value);
-            emit Deposited(asset, source, received, balance);
-            emit TopUpPulled(asset, source, received, value, capLeft);
+            if (_topUpCapLeft[asset] == 0 || address(entry.feed) == address(0) || entry.haircutBps >= BPS) continue;
+            // The full allowance at hand, so that no asset is skipped for want of the caller's gas.
+            _requireGas(TOP_UP_ASSET_GAS + 10_000);
+            try this.pullTopUpAsset{gas: TOP_UP_ASSET_GAS}(asset, source, needed) returns (uint256 value) {
+                needed -= Math.min(needed, value);
+            } catch {}
         }
     }
 

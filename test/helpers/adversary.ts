@@ -12,6 +12,8 @@ export const E6 = (n: bigint) => n * 10n ** 6n;
 
 /** Terms with no minimum transfer or rounding, so a pledged vault returns any excess. */
 export const looseTerms = { ...defaultTerms, minimumTransferAmount: 0n, roundingAmount: 0n };
+/** Against an exposure of 800,000 the requirement is 1,000,000 (as in MarginEngine.ts). */
+export const calledTerms = { ...defaultTerms, independentAmount: USD(200_000n) };
 
 type Signer = System["pledgor"];
 
