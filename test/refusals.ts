@@ -691,6 +691,20 @@ describe("Refusals", function () {
   // Regressions of two bugs this suite found: the factory's out-of-gas check missed the clone's own 1/64 (it now
   // allows 2/64), and a top-up asset whose balance read or conversion failed blocked the margin call (each asset
   // is now pulled in a capped call of its own, `pullTopUpAsset`).
+  it("pullTopUpAsset refuses every caller but the vault itself (parties and the source included): Unauthorized(caller, vault)", async function () {
+    const vault = await postedVault();
+    const vaultAddress = await vault.getAddress();
+    const stable = await sys.stable.getAddress();
+    await sys.fund(sys.stable, sys.admin, vault, E18(50_000n));
+    for (const caller of [sys.pledgor, sys.securedParty, sys.controlAgent, sys.outsider, sys.admin]) {
+      await expect(vault.connect(caller).pullTopUpAsset(stable, sys.admin.address, USD(1_000n)))
+        .to.be.revertedWithCustomError(vault, "Unauthorized")
+        .withArgs(caller.address, vaultAddress);
+    }
+    expect(await vault.balanceOf(stable)).to.equal(0n);
+    expect(await sys.stable.balanceOf(sys.admin.address)).to.equal(E18(50_000n));
+  });
+
   describe("regressions", function () {
     it("a keeper's batch at a gas limit that starves the vault call inside its clone reverts InsufficientGas instead of skipping the due agreement", async function () {
       this.timeout(300_000);
