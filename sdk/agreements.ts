@@ -376,6 +376,14 @@ export class Agreement {
     return send(() => this.vault.deposit(asset, amount));
   }
 
+  /**
+   * Sets the accounted balance of `asset` to what the vault holds (rebasing tokens): anyone writes a shortfall
+   * down; only the pledgor credits a surplus, and only of an eligible asset.
+   */
+  async reconcile(asset: string): Promise<TxResult> {
+    return send(() => this.vault.reconcile(asset));
+  }
+
   /** Takes back `amount` of `asset` (the pledgor), to itself unless `to` is given. */
   async withdraw(asset: string, amount: bigint, to?: string): Promise<TxResult> {
     return send(async () =>

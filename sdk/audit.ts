@@ -64,6 +64,8 @@ function balanceEffect(
     case "CollateralReturned":
     case "Liquidated":
       return [args.asset as string, -BigInt(args.amount as string)];
+    case "Reconciled":
+      return [args.asset as string, BigInt(args.held as string) - BigInt(args.accountedBefore as string)];
     default:
       return undefined;
   }

@@ -395,6 +395,30 @@ describe("SDK", function () {
       expect(csv).to.include("reconciliation_asset,replayed,accounted,held,matches");
       expect(JSON.parse(auditTrailToJson(trail)).entries).to.have.length(trail.entries.length);
     });
+
+    it("credits a surplus with reconcile, and the audit trail replays the Reconciled entry", async function () {
+      const { agreement } = await opened();
+      const tbillAddress = await tbill.getAddress();
+      await tbill.mint(signers[PLEDGOR].address, parseAmount("1000", 6));
+      await agreement.deposit(tbillAddress, parseAmount("1000", 6));
+      await tbill.mint(agreement.address, 7n); // a positive rebase, say
+      const outsider = await agreement
+        .as(signers[OUTSIDER])
+        .reconcile(tbillAddress)
+        .catch((e: unknown) => e);
+      expect((outsider as CollateralError).errorName).to.equal("Unauthorized");
+      const { events } = await agreement.reconcile(tbillAddress);
+      expect(events.map((e) => e.name)).to.include("Reconciled");
+      const trail = await buildAuditTrail(connection.ethers.provider, book, agreement.address);
+      expect(trail.reconciliation.find((r) => r.asset === tbillAddress)).to.deep.equal({
+        asset: tbillAddress,
+        replayed: (parseAmount("1000", 6) + 7n).toString(),
+        accounted: (parseAmount("1000", 6) + 7n).toString(),
+        held: (parseAmount("1000", 6) + 7n).toString(),
+        matches: true,
+      });
+      expect(trail.reconciled).to.equal(true);
+    });
   });
 
   describe("errors", function () {
