@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {AccessManaged} from "@openzeppelin/contracts/access/manager/AccessManaged.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
@@ -10,14 +11,16 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {IAgreementFactory} from "./interfaces/IAgreementFactory.sol";
+import {IAgreementFactory, ListingRules, Term} from "./interfaces/IAgreementFactory.sol";
+import {IDvPSettlement} from "./interfaces/IDvPSettlement.sol";
 import {AgreementTerms, EligibilityInput, EligibleAsset, ICollateralVault} from "./interfaces/ICollateralVault.sol";
 import {AssetKind, PriceOracle, PriceSource, SequencerCheck} from "./libraries/PriceOracle.sol";
 
 /// @title AgreementFactory
 /// @notice Opens agreements: each gets its own vault, an ERC-1167 clone of one immutable implementation whose
 /// immutable arguments are the parties, at a deterministic address. Roles come from an OpenZeppelin
-/// AccessManager: the guardian's `pause` and `unpause` are `restricted`. It also serves its vaults two pieces of
+/// AccessManager: the guardian's `pause` and `unpause` and the risk manager's `setListingRules` are `restricted`.
+/// It also serves its vaults two pieces of
 /// shared logic that keep them under the code-size limit: the listing rules (`eligibilityEntry`) and the EIP-712
 /// domain in which the parties sign their pledge consents (`isValidPledgeConsent`).
 contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 {
@@ -25,6 +28,9 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
     bytes32 public constant PLEDGE_CONSENT_TYPEHASH = keccak256("PledgeConsent(bytes32 termsHash,uint256 deadline)");
 
     uint256 private constant BPS = 10_000;
+    /// @dev Bounds no deployment's listing rules may pass.
+    uint256 private constant RULE_MAX_BPS = 5_000;
+    uint256 private constant RULE_MAX_APPROPRIATION_PERIOD = 365 days;
 
     /// @inheritdoc IAgreementFactory
     address public immutable vaultImplementation;
@@ -32,6 +38,7 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
     address public immutable settlement;
 
     SequencerCheck private _sequencer;
+    ListingRules private _rules;
     address[] private _agreements;
     mapping(address vault => bool) private _isVault;
 
@@ -48,6 +55,9 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
         vaultImplementation = implementation;
         settlement = dvp;
         _sequencer = sequencer;
+        // Until the risk manager says otherwise: penalties and sale discounts of at most 20%, at least an hour to
+        // cure, dispute or see a schedule change coming, and between one and ninety days to appropriate.
+        _setListingRules(ListingRules(2_000, 2_000, 1 hours, 1 hours, 1 hours, 1 days, 90 days));
     }
 
     /// @inheritdoc IAgreementFactory
@@ -64,6 +74,7 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
             revert InvalidParties(pledgor, securedParty);
         }
         if (msg.sender != pledgor && msg.sender != securedParty) revert CreatorNotAParty(msg.sender);
+        checkTerms(terms);
 
         vault = Clones.cloneDeterministicWithImmutableArgs(
             vaultImplementation,
@@ -74,6 +85,66 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
         _agreements.push(vault);
         emit AgreementOpened(vault, pledgor, securedParty, controlAgent, msg.sender, salt, terms);
         ICollateralVault(vault).initialize(terms, schedule, _sequencer);
+    }
+
+    /// @inheritdoc IAgreementFactory
+    function checkTerms(AgreementTerms calldata terms) public view {
+        ListingRules memory rules = _rules;
+        _requireInRange(Term.LiquidationPenaltyBps, terms.liquidationPenaltyBps, 0, rules.maxLiquidationPenaltyBps);
+        _requireInRange(
+            Term.MaxLiquidationDiscountBps,
+            terms.maxLiquidationDiscountBps,
+            0,
+            rules.maxLiquidationDiscountBps
+        );
+        _requireInRange(Term.CurePeriod, terms.curePeriod, rules.minCurePeriod, type(uint32).max);
+        _requireInRange(Term.DisputeWindow, terms.disputeWindow, rules.minDisputeWindow, terms.curePeriod);
+        _requireInRange(
+            Term.ScheduleNoticePeriod,
+            terms.scheduleNoticePeriod,
+            rules.minScheduleNoticePeriod,
+            type(uint32).max
+        );
+        _requireInRange(
+            Term.AppropriationPeriod,
+            terms.appropriationPeriod,
+            rules.minAppropriationPeriod,
+            rules.maxAppropriationPeriod
+        );
+    }
+
+    /// @inheritdoc IAgreementFactory
+    function saleSettlement(
+        address asset,
+        uint256 amount,
+        address cashToken,
+        uint256 cashAmount,
+        address buyer,
+        address payee,
+        uint256 deadline,
+        uint256 nonce,
+        bytes calldata buyerSignature
+    ) external view returns (address dvp, bytes memory settleCall) {
+        IDvPSettlement.Leg[] memory legs = new IDvPSettlement.Leg[](2);
+        legs[0] = IDvPSettlement.Leg(IDvPSettlement.TokenKind.ERC20, asset, 0, amount, msg.sender, buyer);
+        legs[1] = IDvPSettlement.Leg(IDvPSettlement.TokenKind.ERC20, cashToken, 0, cashAmount, buyer, payee);
+        IDvPSettlement.SenderSignature[] memory signatures = new IDvPSettlement.SenderSignature[](1);
+        signatures[0] = IDvPSettlement.SenderSignature(buyer, buyerSignature);
+        settleCall = abi.encodeCall(
+            IDvPSettlement.settle,
+            (IDvPSettlement.Settlement(legs, deadline, nonce), signatures)
+        );
+        return (settlement, settleCall);
+    }
+
+    /// @inheritdoc IAgreementFactory
+    function listingRules() external view returns (ListingRules memory) {
+        return _rules;
+    }
+
+    /// @inheritdoc IAgreementFactory
+    function setListingRules(ListingRules calldata rules) external restricted {
+        _setListingRules(rules);
     }
 
     /// @inheritdoc IAgreementFactory
@@ -130,6 +201,13 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
         if (address(input.feed) == address(0)) return entry; // a delisting
         if (input.haircutBps > BPS || input.concentrationCapBps > BPS || input.concentrationCapBps == 0) {
             revert ICollateralVault.InvalidBps(input.haircutBps, input.concentrationCapBps);
+        }
+        // The feed must answer as a price feed: a token given as its own feed would fail every valuation later.
+        (bool answered, bytes memory roundData) = address(input.feed).staticcall(
+            abi.encodeCall(AggregatorV3Interface.latestRoundData, ())
+        );
+        if (address(input.feed) == input.asset || !answered || roundData.length < 160) {
+            revert ICollateralVault.FeedUnreadable(input.asset, address(input.feed));
         }
         address priced =
             input.kind == AssetKind.ERC4626
@@ -216,6 +294,27 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
         if (!ok || data.length < 32) revert ICollateralVault.MetadataUnreadable(target, selector);
         word = abi.decode(data, (uint256));
         if (word > max) revert ICollateralVault.MetadataUnreadable(target, selector);
+    }
+
+    function _setListingRules(ListingRules memory rules) private {
+        _requireInRange(Term.LiquidationPenaltyBps, rules.maxLiquidationPenaltyBps, 0, RULE_MAX_BPS);
+        _requireInRange(Term.MaxLiquidationDiscountBps, rules.maxLiquidationDiscountBps, 0, RULE_MAX_BPS);
+        _requireInRange(Term.CurePeriod, rules.minCurePeriod, 1, type(uint32).max);
+        _requireInRange(Term.DisputeWindow, rules.minDisputeWindow, 1, type(uint32).max);
+        _requireInRange(Term.ScheduleNoticePeriod, rules.minScheduleNoticePeriod, 1, type(uint32).max);
+        _requireInRange(Term.AppropriationPeriod, rules.minAppropriationPeriod, 1, rules.maxAppropriationPeriod);
+        _requireInRange(
+            Term.AppropriationPeriod,
+            rules.maxAppropriationPeriod,
+            rules.minAppropriationPeriod,
+            RULE_MAX_APPROPRIATION_PERIOD
+        );
+        _rules = rules;
+        emit ListingRulesSet(rules);
+    }
+
+    function _requireInRange(Term term, uint256 value, uint256 min, uint256 max) private pure {
+        if (value < min || value > max) revert TermOutOfRange(term, value, min, max);
     }
 
     /// @dev Reverts with `reason`, the revert data of a vault call.

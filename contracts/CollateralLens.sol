@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 import {
     AgreementStatus,
     AssetPosition,
@@ -61,7 +63,17 @@ contract CollateralLens {
             s.pricesValid &&
             s.callableRequirement > s.collateralValue &&
             s.callableRequirement - s.collateralValue >= s.minimumTransferAmount;
-        s.cureDeadlinePassed = s.state == VaultState.MarginCall && block.timestamp > s.callDeadline;
+        s.enforceableExposure = vault.enforceableExposure();
+        (, , s.callRequirement, s.callDelivered) = vault.marginCall();
+        // As the vault's `_isCured`: the called amount delivered, or value at the lower of the call's own and today's
+        // callable requirement (figures stored saturated at 2^128 - 1 count as unknown).
+        uint256 saturated = type(uint128).max;
+        uint256 cureAt =
+            s.callRequirement == saturated ? s.callableRequirement : Math.min(s.callRequirement, s.callableRequirement);
+        bool cured =
+            (s.callDelivered >= s.callAmount && s.callAmount != saturated) ||
+                (s.pricesValid && s.collateralValue >= cureAt);
+        s.cureDeadlinePassed = s.state == VaultState.MarginCall && block.timestamp > s.callDeadline && !cured;
     }
 
     /// @notice The status of many agreements in one call, for monitors and dashboards.

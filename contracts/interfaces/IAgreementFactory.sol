@@ -4,6 +4,33 @@ pragma solidity ^0.8.28;
 import {AgreementTerms, EligibilityInput, EligibleAsset} from "./ICollateralVault.sol";
 import {SequencerCheck} from "../libraries/PriceOracle.sol";
 
+/// @notice The deployment's listing rules for agreement terms: the bounds every agreement's terms must meet when it
+/// opens. The risk manager changes them through the AccessManager, with an execution delay; they bind agreements
+/// opened after the change.
+struct ListingRules {
+    /// @dev Highest liquidation penalty, and highest discount to oracle value a liquidation sale may accept.
+    uint16 maxLiquidationPenaltyBps;
+    uint16 maxLiquidationDiscountBps;
+    /// @dev Shortest cure period, dispute window and schedule notice period (a dispute window is also never longer
+    /// than the cure period, so the pledgor can always dispute a mark before a call on it can default).
+    uint32 minCurePeriod;
+    uint32 minDisputeWindow;
+    uint32 minScheduleNoticePeriod;
+    /// @dev Bounds of the appropriation period after which anyone may release the surplus under exclusive control.
+    uint32 minAppropriationPeriod;
+    uint32 maxAppropriationPeriod;
+}
+
+/// @notice The agreement term (or listing rule) a `TermOutOfRange` error is about.
+enum Term {
+    LiquidationPenaltyBps,
+    MaxLiquidationDiscountBps,
+    CurePeriod,
+    DisputeWindow,
+    ScheduleNoticePeriod,
+    AppropriationPeriod
+}
+
 /// @title IAgreementFactory
 /// @notice Creates one segregated vault per agreement (an ERC-1167 clone at an address computable before
 /// creation), registers its parties and terms, and holds the deployment-wide guardian pause.
@@ -19,6 +46,12 @@ interface IAgreementFactory {
         AgreementTerms terms
     );
 
+    /// @notice The risk manager changed the listing rules; agreements opened from now on must meet `rules`.
+    event ListingRulesSet(ListingRules rules);
+
+    /// @notice `term` is `value`, outside `min`..`max` (the listing rules, or for the rules themselves the bounds no
+    /// deployment may pass).
+    error TermOutOfRange(Term term, uint256 value, uint256 min, uint256 max);
     /// @notice The pledgor and the secured party are the same address, or one of them is zero.
     error InvalidParties(address pledgor, address securedParty);
     /// @notice The caller must be one of the agreement's parties to open it.
@@ -44,14 +77,56 @@ interface IAgreementFactory {
 
     /// @notice The deployment's listing rules, applied by every vault to every schedule line it is given: checks
     /// the line and returns it as stored, with the decimals of the priced token and of the feed read from chain.
-    /// @dev Reverts `ZeroAddress`, `InvalidBps`, `MetadataUnreadable`, `UnsupportedDecimals` (above 36) or the
-    /// oracle's listing errors (`ZeroFeed`, `ZeroMaxPriceAge`, `InvalidBounds`). A zero feed is a delisting and
-    /// returns an empty line.
+    /// @dev Reverts `ZeroAddress`, `InvalidBps`, `MetadataUnreadable`, `UnsupportedDecimals` (above 36),
+    /// `FeedUnreadable` (a feed that is the asset itself or does not answer `latestRoundData()`) or the oracle's
+    /// listing errors (`ZeroFeed`, `ZeroMaxPriceAge`, `InvalidBounds`). A zero feed is a delisting and returns an
+    /// empty line.
     /// @param input The proposed line.
     /// @return entry The line as a vault stores it.
     function eligibilityEntry(EligibilityInput calldata input) external view returns (EligibleAsset memory entry);
 
-    /// @notice Opens an agreement and deploys its vault. The caller must be the pledgor or the secured party.
+    /// @notice The call a vault makes to this deployment's DvP contract to sell `amount` of `asset` (from the caller,
+    /// the vault) to `buyer` for `cashAmount` of `cashToken` paid to `payee`: a two-leg settlement with the buyer's
+    /// signature. Encoding it here keeps the vault under the code-size limit.
+    /// @param asset The collateral sold.
+    /// @param amount Raw units of `asset`.
+    /// @param cashToken The token the buyer pays in.
+    /// @param cashAmount Raw units of `cashToken`.
+    /// @param buyer The buyer, who signed the settlement.
+    /// @param payee Who receives the cash (the secured party).
+    /// @param deadline The settlement's deadline.
+    /// @param nonce The buyer's DvP nonce.
+    /// @param buyerSignature The buyer's EIP-712 signature of the settlement.
+    /// @return dvp The DvP contract to call (`settlement()`).
+    /// @return settleCall The calldata of `IDvPSettlement.settle`.
+    function saleSettlement(
+        address asset,
+        uint256 amount,
+        address cashToken,
+        uint256 cashAmount,
+        address buyer,
+        address payee,
+        uint256 deadline,
+        uint256 nonce,
+        bytes calldata buyerSignature
+    ) external view returns (address dvp, bytes memory settleCall);
+
+    /// @notice The listing rules agreements opened now must meet.
+    function listingRules() external view returns (ListingRules memory);
+
+    /// @notice The risk manager sets the listing rules (restricted through the AccessManager, with the risk
+    /// manager's execution delay). Each rule must stay within bounds no deployment may pass: penalties and discounts
+    /// at most 50%, every period at least one second, appropriation periods at most 365 days.
+    /// @param rules The new rules.
+    function setListingRules(ListingRules calldata rules) external;
+
+    /// @notice Checks `terms` against the listing rules, reverting `TermOutOfRange` for the first term outside them.
+    /// @param terms The terms an agreement would open with.
+    function checkTerms(AgreementTerms calldata terms) external view;
+
+    /// @notice Opens an agreement and deploys its vault. The caller must be the pledgor or the secured party. The
+    /// terms must meet the listing rules (`checkTerms`) and every schedule line the listing rules of
+    /// `eligibilityEntry`.
     /// @param pledgor The party posting collateral.
     /// @param securedParty The party the collateral secures.
     /// @param controlAgent An optional neutral agent (zero for none) that may declare a default and act on the

@@ -27,6 +27,9 @@ struct AgreementTerms {
     uint32 disputeWindow;
     uint16 liquidationPenaltyBps;
     uint16 maxLiquidationDiscountBps;
+    /// @dev Under exclusive control, the time the secured party has after the notice, and after each appropriation,
+    /// to take the next: once it passes with nothing taken, anyone may release the rest to the pledgor.
+    uint32 appropriationPeriod;
 }
 
 /// @notice One line of an eligibility schedule as proposed by a party: the vault derives and caches the
@@ -90,8 +93,13 @@ struct AgreementStatus {
     uint256 minimumTransferAmount;
     /// @dev A keeper's `issueMarginCall` would open a call now (prices valid, shortfall at least the MTA).
     bool marginCallDue;
-    /// @dev An open margin call is past its cure deadline: the pledgor is in default.
+    /// @dev An open margin call is past its cure deadline and not cured: the pledgor is in default.
     bool cureDeadlinePassed;
+    /// @dev What a notice delivered now would make due before the penalty (see `enforceableExposure`).
+    uint256 enforceableExposure;
+    /// @dev The open call's requirement when issued, and the value delivered against it so far.
+    uint256 callRequirement;
+    uint256 callDelivered;
     AssetPosition[] positions;
 }
 
@@ -119,6 +127,11 @@ interface ICollateralVault {
     event PledgeConsented(address indexed party, bytes32 termsHash, bool bySignature);
     /// @notice The secured party set the exposure; `requirement` is the resulting collateral requirement.
     event ExposureSet(uint256 exposure, uint256 requirement);
+    /// @notice A schedule change while `Open` voided the consents given so far: both parties consent again, to the
+    /// new `termsHash`.
+    event PledgeConsentsVoided(bytes32 termsHash);
+    /// @notice The default of `reason` ended with its cause: the unmet margin call was cured.
+    event DefaultCured(uint8 reason);
     /// @notice A default was established by `by`; `reason` says how (see `DefaultReason`).
     event DefaultDeclared(address indexed by, uint8 reason);
     /// @notice The Notice of Exclusive Control whose document hash is `noticeHash` was delivered by `by`.
@@ -150,6 +163,9 @@ interface ICollateralVault {
     );
     /// @notice The pledgor disputed the exposure set by the secured party; `undisputedExposure` stays callable.
     event ExposureDisputed(uint256 securedPartyExposure, uint256 pledgorExposure, uint256 undisputedExposure);
+    /// @notice While a dispute is open, `by` moved its own figure towards the other party's: the pledgor raised the
+    /// figure it admits, or the secured party lowered its mark.
+    event DisputeFigureChanged(address indexed by, uint256 securedPartyExposure, uint256 pledgorExposure);
     /// @notice The dispute was resolved by `by` at `agreedExposure`.
     event DisputeResolved(address indexed by, uint256 agreedExposure);
     /// @notice The pledgor swapped `amountOut` of `assetOut` for `amountIn` of `assetIn` in one transaction.
@@ -166,7 +182,8 @@ interface ICollateralVault {
         uint256 assetValue,
         uint256 cashValue
     );
-    /// @notice The agreement ended: the collateral returns to the pledgor.
+    /// @notice The agreement ended, or under exclusive control the amount due was met or the appropriation period
+    /// passed: the collateral returns to the pledgor.
     event Released(address indexed by);
     /// @notice On release, `amount` of `asset` went back to the pledgor.
     event CollateralReturned(address indexed asset, address indexed to, uint256 amount);
@@ -222,8 +239,8 @@ interface ICollateralVault {
     error MarginCallAlreadyOpen(uint256 amount, uint256 deadline);
     /// @notice The margin call's cure deadline `deadline` has not passed yet.
     error CureDeadlineNotPassed(uint256 deadline, uint256 nowTs);
-    /// @notice The open call is cured: collateral value `collateralValue` meets the requirement `requirement`, so it
-    /// is no default (anyone may close it with `closeMarginCall`).
+    /// @notice The open call is cured, so it is no default (anyone may close it with `closeMarginCall`): the called
+    /// amount was delivered, or the collateral value `collateralValue` meets the call's `requirement`.
     error MarginCallCured(uint256 collateralValue, uint256 requirement);
     /// @notice The collateral's excess `excess` over the requirement is below the minimum transfer amount.
     error ExcessBelowMinimumTransfer(uint256 excess, uint256 minimumTransferAmount);
@@ -248,6 +265,17 @@ interface ICollateralVault {
     error SubstitutionExceedsValue(uint256 valueOut, uint256 valueIn);
     /// @notice Too little gas is left to give a token transfer its full allowance; retry with a higher gas limit.
     error InsufficientGas(uint256 gasLeft, uint256 needed);
+    /// @notice The pledgor's figure `pledgorExposure` is not below the secured party's mark `exposure` (nor above the
+    /// part of it already enforceable): there is nothing to dispute.
+    error NothingDisputed(uint256 pledgorExposure, uint256 exposure);
+    /// @notice The consent names the terms `given`, and the agreement's terms are now `current` (the schedule changed).
+    error TermsHashMismatch(bytes32 given, bytes32 current);
+    /// @notice Only the secured party may release yet: `remainingDue` of the amount due is still owed (at least the
+    /// minimum transfer amount) and the appropriation period runs until `releasableAt`.
+    error ReleaseNotYetAllowed(address caller, uint256 remainingDue, uint256 releasableAt);
+    /// @notice `feed` does not answer `latestRoundData()` as a price feed (it is the asset itself, has no code, or
+    /// returns something else).
+    error FeedUnreadable(address asset, address feed);
     /// @notice A token or feed being listed did not answer `selector` (`decimals()`, or `asset()` of an ERC-4626
     /// share) with one word.
     error MetadataUnreadable(address target, bytes4 selector);
@@ -288,8 +316,13 @@ interface ICollateralVault {
     /// @param to The receiver.
     function withdraw(address asset, uint256 amount, address to) external;
 
-    /// @notice The caller (pledgor or secured party) consents to the pledge; when both have, the vault is `Pledged`.
-    function consentToPledge() external;
+    /// @notice The caller (pledgor or secured party) consents to the pledge under the exact terms `expectedTermsHash`
+    /// (parties, terms and schedule version, see `termsHash`); when both have consented to the current terms, the
+    /// vault is `Pledged`. A schedule change while `Open` voids every consent given so far, so neither party can be
+    /// pledged under a schedule it never saw.
+    /// @dev Reverts `TermsHashMismatch` when the terms changed since the caller read them.
+    /// @param expectedTermsHash The `termsHash()` the caller read and accepts.
+    function consentToPledge(bytes32 expectedTermsHash) external;
 
     /// @notice The caller (one party) consents and submits the other party's EIP-712 signed consent in one call,
     /// moving the vault to `Pledged`. Works with EOAs and ERC-1271 contract wallets.
@@ -297,16 +330,24 @@ interface ICollateralVault {
     /// @param signature The other party's signature over `PledgeConsent(bytes32 termsHash,uint256 deadline)`.
     function pledgeWithSignature(uint256 deadline, bytes calldata signature) external;
 
-    /// @notice The secured party sets the current exposure, in base currency WAD.
+    /// @notice The secured party marks the exposure, in base currency WAD. The mark is callable at once (a margin call
+    /// may use it), but it becomes enforceable (part of an amount due) only once the pledgor could dispute it: when
+    /// its dispute window has passed, or by agreement. A new mark never ends an open dispute: while one is open, only
+    /// the pledgor's figure (at most the mark) is callable and enforceable, and a mark at or below that figure ends
+    /// the dispute at the mark.
     /// @param exposure The secured party's mark-to-market exposure to the pledgor.
     function setExposure(uint256 exposure) external;
 
     /// @notice Establishes a default: the pledgor acknowledging one, the control agent (as neutral party)
-    /// declaring an event of default, or anyone once a margin call is unmet past its cure deadline.
+    /// declaring an event of default, or anyone once a margin call is unmet past its cure deadline. A default on an
+    /// unmet call lasts only while the call does: curing it, even late, ends the default (`DefaultCured`).
     function declareDefault() external;
 
-    /// @notice The secured party (or the control agent on its notice) delivers the Notice of Exclusive Control
-    /// after a default; from then on only they can instruct the vault.
+    /// @notice The secured party (or the control agent) delivers the Notice of Exclusive Control on a continuing
+    /// default: the pledgor's or the control agent's declaration, or a margin call still unmet past its deadline.
+    /// From then on only they can instruct the vault. The amount due is fixed now as the enforceable exposure (the
+    /// undisputed part of marks the pledgor could dispute, see `enforceableExposure`) plus the liquidation
+    /// penalty, and can only go down afterwards.
     /// @param documentHash The hash of the signed legal notice document.
     function deliverNoticeOfExclusiveControl(bytes32 documentHash) external;
 
@@ -328,15 +369,19 @@ interface ICollateralVault {
 
     // ---------------------------------------------------------------- margin
 
-    /// @notice Anyone (a keeper) opens a margin call when the requirement exceeds the collateral value by at
-    /// least the minimum transfer amount; the call is the shortfall rounded up to the rounding amount, due by
-    /// now plus the cure period. A configured top-up source is pulled at once, and a call so met closes in the
-    /// same transaction.
+    /// @notice Anyone (a keeper) opens a margin call when the callable requirement exceeds the collateral value by
+    /// at least the minimum transfer amount; the call is the shortfall rounded up to the rounding amount, due by
+    /// now plus the cure period. Amount, deadline and the requirement it answers are fixed now: a later mark does
+    /// not move them (a later increase is a new call once this one is cured). A configured top-up source is pulled
+    /// at once, asset after asset in the pledgor's order until the call is met after caps, and a call so met closes
+    /// in the same transaction.
     /// @return met Whether the call was met by the automatic top-up.
     function issueMarginCall() external returns (bool met);
 
-    /// @notice Anyone closes the open margin call once the collateral value is back at the requirement (after
-    /// a price recovery or an exposure change); deposits close it by themselves.
+    /// @notice Anyone closes the open margin call once it is cured: the value delivered since it was issued (each
+    /// delivery at its value after haircuts and caps when it arrived) reaches the called amount, or the collateral
+    /// value is back at the lower of the call's requirement and today's callable requirement (a price recovery, a
+    /// lower mark, a dispute). Deposits close it by themselves.
     function closeMarginCall() external;
 
     /// @notice One asset of an automatic top-up, pulled from `source`: worth after haircut what `needed` asks and no
@@ -356,14 +401,20 @@ interface ICollateralVault {
     /// @param caps The most of each asset that may ever be pulled, in raw units.
     function configureTopUp(address source, address[] calldata assets, uint256[] calldata caps) external;
 
-    /// @notice The pledgor disputes the latest exposure within the dispute window, stating its own figure; the
-    /// lower of the two stays callable until the dispute is resolved.
+    /// @notice The pledgor disputes the latest mark within its dispute window, stating its own figure, which then
+    /// stays callable and enforceable until the dispute ends. Only the part of the mark not yet enforceable can be
+    /// disputed: a figure below the enforceable exposure counts as that exposure.
+    /// @dev Reverts `NothingDisputed` when that leaves no part of the mark in dispute.
     /// @param pledgorExposure The pledgor's own calculation of the exposure.
     function disputeExposure(uint256 pledgorExposure) external;
 
-    /// @notice Resolves the dispute: the control agent at any figure, the secured party at or below its own
-    /// figure, the pledgor only by accepting the secured party's figure.
-    /// @param agreedExposure The exposure agreed.
+    /// @notice Ends or narrows the dispute, by agreement only. The control agent decides at any figure. The pledgor
+    /// accepts the mark with a figure at or above it, or raises the figure it admits. The secured party accepts the
+    /// pledgor's figure (or less) with a figure at or below it, or lowers its mark. When the two figures meet, the
+    /// dispute ends there (a figure both sign). Under exclusive control a resolution can only lower the amount due.
+    /// @dev Reverts `InvalidResolution` for anyone else, for the pledgor lowering its figure and for the secured
+    /// party raising its mark.
+    /// @param agreedExposure The figure the caller agrees to.
     function resolveDispute(uint256 agreedExposure) external;
 
     /// @notice Under exclusive control, sells `amount` of `asset` to `buyer` through the DvP contract for
@@ -389,7 +440,10 @@ interface ICollateralVault {
         bytes calldata buyerSignature
     ) external returns (bytes32 settlementId);
 
-    /// @notice The secured party ends the agreement: every accounted asset returns to the pledgor. Never paused.
+    /// @notice The agreement ends and every accounted asset returns to the pledgor. The secured party may release at
+    /// any time after the pledge; under exclusive control anyone may too (the pledgor, or a keeper on its behalf)
+    /// once what is still due is below the minimum transfer amount, or once the appropriation period has passed
+    /// since the notice or the last appropriation. Never paused.
     function release() external;
 
     // ---------------------------------------------------------------- schedule
@@ -410,6 +464,18 @@ interface ICollateralVault {
 
     /// @notice The requirement a margin call may enforce: on the undisputed exposure while a dispute is open.
     function callableRequirement() external view returns (uint256);
+
+    /// @notice The exposure a notice delivered now would make due (before the penalty): the pledgor's figure while a
+    /// dispute is open, the latest mark once its dispute window has passed, and before that the lower of the mark
+    /// and the figure that was enforceable when it was set.
+    function enforceableExposure() external view returns (uint256);
+
+    /// @notice The open margin call: its amount, deadline, the requirement it answered when issued, and the value
+    /// delivered against it so far (zero when no call is open).
+    function marginCall()
+        external
+        view
+        returns (uint256 amount, uint256 deadline, uint256 requirementAtIssue, uint256 delivered);
 
     /// @notice The collateral value after haircuts and concentration caps, on valid prices only.
     function collateralValue() external view returns (uint256);

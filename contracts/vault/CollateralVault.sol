@@ -16,7 +16,6 @@ import {
     VaultState
 } from "../interfaces/ICollateralVault.sol";
 import {IAgreementFactory} from "../interfaces/IAgreementFactory.sol";
-import {IDvPSettlement} from "../interfaces/IDvPSettlement.sol";
 import {PriceOracle, PriceSource, SequencerCheck} from "../libraries/PriceOracle.sol";
 import {Valuation} from "../libraries/Valuation.sol";
 import {EligibilitySchedule} from "./EligibilitySchedule.sol";
@@ -25,13 +24,18 @@ import {EligibilitySchedule} from "./EligibilitySchedule.sol";
 /// @notice One agreement's segregated vault, deployed by the factory as an ERC-1167 clone whose immutable
 /// arguments are the parties. It holds that agreement's collateral only.
 /// @dev Where each promise of DESIGN.md is enforced:
-/// - nothing lost: every balance change passes `_credit` or `_debit`, and deposits check what arrived;
-/// - exclusive control: `_onlyPledgorWhileUnlocked` in `withdraw`; the pledgor has no other way out;
+/// - nothing lost: deposits check what arrived (`_receive`), every debit passes `_debit`;
+/// - segregation: the vault holds one agreement's assets; the factory's keeper batch calls each vault on its own;
+/// - exclusive control: `withdraw` and `substitute` refuse every state but `Open`/`Pledged` (and `Released`);
 /// - no under-collateralised withdrawal: `_valuation` with strict prices in `withdraw`, `_requireCovered` in
 ///   `substitute`;
-/// - bounded appropriation: `instructTransfer` never moves more value than the amount due plus the penalty;
+/// - bounded appropriation: `_appropriate` (from `instructTransfer` and `liquidate`) never moves more value than
+///   the amount due, which is fixed from the enforceable exposure (`enforceableExposure`) plus the penalty;
+/// - atomic settlement: `liquidate` delivers through the DvP contract, both legs or neither;
 /// - pausing never traps: only new risk (`consentToPledge`, `pledgeWithSignature`) reads the pause;
 ///   `withdraw`, `release` and exclusive-control instructions never do.
+/// The exposure rules (no party's own figure is enforceable against the other) live in `setExposure`,
+/// `disputeExposure`, `resolveDispute`, `enforceableExposure` and the margin call's cure test (`_isCured`).
 contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -48,6 +52,8 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// ample for sound tokens, and sixteen of them fit a transaction even when every one burns its allowance.
     uint256 public constant TOP_UP_ASSET_GAS = 700_000;
 
+    uint256 private constant _SATURATED = type(uint128).max;
+
     // One slot: what nearly every call reads.
     VaultState private _state;
     bool private _pledgorConsented;
@@ -56,11 +62,21 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     bool private _disputed;
     uint40 private _exposureSetAt;
     uint40 private _callDeadline;
+    /// @dev Under exclusive control: when the notice was delivered or value was last taken.
+    uint40 private _lastAppropriationAt;
 
     uint256 private _exposure;
-    /// @dev While disputed: the lower of the secured party's and the pledgor's figures, which stays callable.
-    uint256 private _undisputedExposure;
-    uint256 private _callAmount;
+    /// @dev While disputed: the pledgor's figure, below the mark and never below what was enforceable when the
+    /// dispute opened; it is what stays callable and enforceable.
+    uint256 private _pledgorExposure;
+    /// @dev What was enforceable when the latest mark was set: it stays so until that mark's dispute window passes.
+    uint256 private _settledExposure;
+    // One slot, written once per call: saturated at 2^128 - 1 WAD, beyond any real agreement.
+    uint128 private _callAmount;
+    /// @dev The callable requirement the open call answered when it was issued.
+    uint128 private _callRequirement;
+    /// @dev The value delivered against the open call, each delivery at its marginal value when it arrived.
+    uint256 private _callDelivered;
     address private _topUpSource;
     address[] private _topUpAssets;
     mapping(address asset => uint256) private _topUpCapLeft;
@@ -102,8 +118,19 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (current > VaultState.MarginCall) revert InvalidState(current);
         if (!_isEligible(asset)) revert IneligibleAsset(asset);
 
+        if (current != VaultState.MarginCall) {
+            _receive(asset, msg.sender, amount);
+            return;
+        }
+        // What the deposit adds (after haircuts and caps, at today's prices) counts towards the open call. A bad price
+        // of an asset already held leaves the delivery uncounted rather than blocking it: the call can still be cured
+        // by value once prices are back. An asset delivered without a valid price of its own is refused by name.
+        (bool priced, uint256 valueBefore) = _tryCollateralValue();
         _receive(asset, msg.sender, amount);
-        if (current == VaultState.MarginCall) _closeCallIfMet();
+        if (!priced) return;
+        uint256 valueAfter = collateralValue();
+        if (valueAfter > valueBefore) _callDelivered += valueAfter - valueBefore;
+        if (_isCured(valueAfter)) _closeCall(valueAfter);
     }
 
     /// @inheritdoc ICollateralVault
@@ -146,14 +173,16 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     }
 
     /// @inheritdoc ICollateralVault
-    function consentToPledge() external nonReentrant {
+    function consentToPledge(bytes32 expectedTermsHash) external nonReentrant {
         _requireState(VaultState.Open);
         _requireNotPaused();
+        bytes32 hash = termsHash();
+        if (expectedTermsHash != hash) revert TermsHashMismatch(expectedTermsHash, hash);
         (address pledgor, address securedParty, , ) = parties();
         if (msg.sender == pledgor) _pledgorConsented = true;
         else if (msg.sender == securedParty) _securedPartyConsented = true;
         else revert Unauthorized(msg.sender, pledgor);
-        emit PledgeConsented(msg.sender, termsHash(), false);
+        emit PledgeConsented(msg.sender, hash, false);
         if (_pledgorConsented && _securedPartyConsented) _moveTo(VaultState.Pledged);
     }
 
@@ -187,9 +216,18 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (msg.sender != securedParty) revert Unauthorized(msg.sender, securedParty);
         VaultState current = _state;
         if (current >= VaultState.ExclusiveControl) revert InvalidState(current);
+        if (_disputed) {
+            // A new mark never erases the dispute: the pledgor's figure stays what is callable, unless the secured
+            // party now marks at or below it, which ends the dispute at the mark.
+            if (exposure <= _pledgorExposure) {
+                _resolve(exposure);
+                return;
+            }
+        } else {
+            _settledExposure = enforceableExposure();
+            _exposureSetAt = uint40(block.timestamp);
+        }
         _exposure = exposure;
-        _exposureSetAt = uint40(block.timestamp);
-        _disputed = false;
         emit ExposureSet(exposure, requirement());
     }
 
@@ -214,18 +252,21 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         _requireSecuredPartyOrAgent();
         VaultState current = _state;
         if (current != VaultState.Pledged && current != VaultState.MarginCall) revert InvalidState(current);
-        if (_defaultReason == 0) {
+        uint8 reason = _defaultReason;
+        // A default on an unmet call must still be continuing: the call open, past its deadline and not cured.
+        if (reason == 0 || reason == DEFAULT_BY_UNMET_MARGIN_CALL) {
             if (current != VaultState.MarginCall) revert NoDefault();
             _requireUnmetCallPastDeadline();
-            _defaultReason = DEFAULT_BY_UNMET_MARGIN_CALL;
-            emit DefaultDeclared(msg.sender, DEFAULT_BY_UNMET_MARGIN_CALL);
+            if (reason == 0) {
+                _defaultReason = DEFAULT_BY_UNMET_MARGIN_CALL;
+                emit DefaultDeclared(msg.sender, DEFAULT_BY_UNMET_MARGIN_CALL);
+            }
         }
         if (documentHash == bytes32(0)) revert EmptyNotice();
-        _callAmount = 0;
-        _callDeadline = 0;
+        _clearCall();
         _noticeHash = documentHash;
-        uint256 exposure = _exposure;
-        _amountDue = exposure + Math.mulDiv(exposure, _terms.liquidationPenaltyBps, BPS);
+        _amountDue = _dueAt(enforceableExposure());
+        _lastAppropriationAt = uint40(block.timestamp);
         emit NoticeOfExclusiveControlDelivered(msg.sender, documentHash);
         _moveTo(VaultState.ExclusiveControl);
     }
@@ -237,15 +278,10 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         if (to == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
 
-        // Promise 5: the secured party never takes more than is due plus the penalty, at oracle value.
+        // An asset without a price (delisted or never listed) cannot be appropriated: it would count for nothing.
         EligibleAsset memory entry = _effective(asset);
-        uint256 value =
-            address(entry.feed) == address(0) ? 0 : PriceOracle.valueOf(asset, _source(entry), _sequencer, amount);
-        uint256 appropriated = _appropriated + value;
-        if (address(entry.feed) == address(0) || appropriated > _amountDue) {
-            revert AppropriationExceedsAmountDue(appropriated, _amountDue);
-        }
-        _appropriated = appropriated;
+        if (address(entry.feed) == address(0)) revert AppropriationExceedsAmountDue(type(uint256).max, _amountDue);
+        _appropriate(PriceOracle.valueOf(asset, _source(entry), _sequencer, amount));
         _debit(asset, amount);
         emit TransferInstructed(asset, to, msg.sender, amount);
         IERC20(asset).safeTransfer(to, amount);
@@ -294,19 +330,19 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         uint256 shortfall = required - value;
         uint256 amount = _roundUp(shortfall, _terms.roundingAmount);
         uint256 deadline = block.timestamp + _terms.curePeriod;
-        _callAmount = amount;
+        _callAmount = _toUint128(amount);
+        _callRequirement = _toUint128(required);
         _callDeadline = uint40(deadline);
         _moveTo(VaultState.MarginCall);
         emit MarginCallIssued(msg.sender, amount, shortfall, deadline, value, required);
 
         if (_topUpSource != address(0)) {
-            _pullTopUps(amount);
-            // Valued directly, not through `_closeCallIfMet`: every price was just validated, so a failure here can
-            // only be the caller's gas running out, which must revert rather than leave a met call open.
-            value = collateralValue();
-            if (value >= required) {
-                _closeCall(value, required);
+            uint256 valueAfter = _pullTopUps(value, value + amount);
+            if (valueAfter >= required) {
+                _closeCall(valueAfter);
                 met = true;
+            } else if (valueAfter > value) {
+                _callDelivered = valueAfter - value;
             }
         }
     }
@@ -315,9 +351,8 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     function closeMarginCall() external nonReentrant {
         _requireState(VaultState.MarginCall);
         uint256 value = collateralValue();
-        uint256 required = callableRequirement();
-        if (value < required) revert MarginCallNotMet(value, required);
-        _closeCall(value, required);
+        if (!_isCured(value)) revert MarginCallNotMet(value, _cureRequirement());
+        _closeCall(value);
     }
 
     /// @inheritdoc ICollateralVault
@@ -380,9 +415,12 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         uint256 window = _terms.disputeWindow;
         if (block.timestamp > setAt + window) revert DisputeWindowClosed(setAt, window, block.timestamp);
         uint256 exposure = _exposure;
-        uint256 undisputed = pledgorExposure < exposure ? pledgorExposure : exposure;
+        // Within the window the enforceable part is the lower of the mark and the figure settled before it: only
+        // what lies above it is in dispute.
+        uint256 undisputed = Math.max(pledgorExposure, Math.min(exposure, _settledExposure));
+        if (undisputed >= exposure) revert NothingDisputed(undisputed, exposure);
         _disputed = true;
-        _undisputedExposure = undisputed;
+        _pledgorExposure = undisputed;
         emit ExposureDisputed(exposure, pledgorExposure, undisputed);
     }
 
@@ -390,15 +428,21 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     function resolveDispute(uint256 agreedExposure) external nonReentrant {
         if (!_disputed) revert NoDisputeOpen();
         (address pledgor, address securedParty, address controlAgent, ) = parties();
-        bool allowed =
-            (msg.sender == controlAgent && controlAgent != address(0)) ||
-                (msg.sender == securedParty && agreedExposure <= _exposure) ||
-                (msg.sender == pledgor && agreedExposure == _exposure);
-        if (!allowed) revert InvalidResolution(msg.sender, agreedExposure);
-        _disputed = false;
-        _exposure = agreedExposure;
-        emit DisputeResolved(msg.sender, agreedExposure);
-        emit ExposureSet(agreedExposure, requirement());
+        uint256 exposure = _exposure;
+        uint256 pledgorFigure = _pledgorExposure;
+        if (msg.sender == controlAgent && controlAgent != address(0)) {
+            _resolve(agreedExposure);
+        } else if (msg.sender == pledgor && agreedExposure >= exposure) {
+            _resolve(exposure);
+        } else if (msg.sender == pledgor && agreedExposure > pledgorFigure) {
+            // An admission can be raised, never withdrawn.
+            _pledgorExposure = agreedExposure;
+            emit DisputeFigureChanged(msg.sender, exposure, agreedExposure);
+        } else if (msg.sender == securedParty && agreedExposure <= pledgorFigure) {
+            _resolve(agreedExposure);
+        } else {
+            revert InvalidResolution(msg.sender, agreedExposure);
+        }
     }
 
     /// @inheritdoc ICollateralVault
@@ -421,34 +465,48 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         uint256 cashValue = _marketValue(cashToken, _effective(cashToken), cashAmount);
         uint256 minimumCashValue = Math.mulDiv(assetValue, BPS - _terms.maxLiquidationDiscountBps, BPS);
         if (cashValue < minimumCashValue) revert SalePriceTooLow(cashValue, minimumCashValue);
-        // Promise 5: the cash paid to the secured party counts against the amount due plus the penalty.
-        uint256 appropriated = _appropriated + cashValue;
-        if (appropriated > _amountDue) revert AppropriationExceedsAmountDue(appropriated, _amountDue);
-        _appropriated = appropriated;
+        // The cash paid to the secured party counts against the amount due.
+        _appropriate(cashValue);
         _debit(asset, amount);
         if (_state != VaultState.Liquidating) _moveTo(VaultState.Liquidating);
 
-        IDvPSettlement dvp = IDvPSettlement(IAgreementFactory(factory).settlement());
-        IDvPSettlement.Leg[] memory legs = new IDvPSettlement.Leg[](2);
-        legs[0] = IDvPSettlement.Leg(IDvPSettlement.TokenKind.ERC20, asset, 0, amount, address(this), buyer);
-        legs[1] = IDvPSettlement.Leg(IDvPSettlement.TokenKind.ERC20, cashToken, 0, cashAmount, buyer, securedParty);
-        IDvPSettlement.SenderSignature[] memory signatures = new IDvPSettlement.SenderSignature[](1);
-        signatures[0] = IDvPSettlement.SenderSignature(buyer, buyerSignature);
-
-        IERC20(asset).forceApprove(address(dvp), amount);
-        settlementId = dvp.settle(IDvPSettlement.Settlement(legs, deadline, nonce), signatures);
+        // The factory encodes the two-leg settlement (the vault's asset to the buyer, the buyer's cash to the secured
+        // party), which keeps the vault under the code-size limit; the DvP contract settles both legs or neither.
+        (address dvp, bytes memory settleCall) = IAgreementFactory(factory).saleSettlement(
+            asset,
+            amount,
+            cashToken,
+            cashAmount,
+            buyer,
+            securedParty,
+            deadline,
+            nonce,
+            buyerSignature
+        );
+        IERC20(asset).forceApprove(dvp, amount);
+        (bool settled, bytes memory result) = dvp.call(settleCall);
+        if (!settled) _bubble(result);
+        settlementId = abi.decode(result, (bytes32));
         emit Liquidated(asset, amount, cashToken, cashAmount, buyer, settlementId, assetValue, cashValue);
     }
 
     /// @inheritdoc ICollateralVault
     function release() external nonReentrant {
         (address pledgor, address securedParty, , ) = parties();
-        if (msg.sender != securedParty) revert Unauthorized(msg.sender, securedParty);
         VaultState current = _state;
         if (current == VaultState.Open || current == VaultState.Released) revert InvalidState(current);
+        if (msg.sender != securedParty) {
+            if (current < VaultState.ExclusiveControl) revert Unauthorized(msg.sender, securedParty);
+            // The surplus never stays locked: once what is due is met (a remainder below the minimum transfer
+            // amount needs no transfer, as under the CSA) or the secured party lets the appropriation period pass.
+            uint256 remaining = _amountDue - _appropriated;
+            uint256 releasableAt = uint256(_lastAppropriationAt) + _terms.appropriationPeriod;
+            if (remaining != 0 && remaining >= _terms.minimumTransferAmount && block.timestamp < releasableAt) {
+                revert ReleaseNotYetAllowed(msg.sender, remaining, releasableAt);
+            }
+        }
         _moveTo(VaultState.Released);
-        _callAmount = 0;
-        _callDeadline = 0;
+        _clearCall();
         emit Released(msg.sender);
 
         address[] memory assets = listedAssets();
@@ -475,6 +533,11 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         VaultState current = _state;
         if (current == VaultState.Released) revert InvalidState(current);
         _setEligibility(input, current != VaultState.Open, _terms.scheduleNoticePeriod);
+        if (current == VaultState.Open && (_pledgorConsented || _securedPartyConsented)) {
+            _pledgorConsented = false;
+            _securedPartyConsented = false;
+            emit PledgeConsentsVoided(termsHash());
+        }
     }
 
     // ---------------------------------------------------------------- views
@@ -503,17 +566,26 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return _requirementAt(_exposure);
     }
 
-    /// @notice The requirement a margin call may enforce: on the undisputed exposure while a dispute is open.
+    /// @inheritdoc ICollateralVault
     function callableRequirement() public view returns (uint256) {
-        return _requirementAt(_disputed ? _undisputedExposure : _exposure);
+        return _requirementAt(_disputed ? _pledgorExposure : _exposure);
     }
 
-    /// @notice A validated feed answer for `asset` (reverts on a bad price), as the vault itself would read it.
-    /// @param asset An eligible asset.
-    function validatedAnswer(address asset) external view returns (uint256) {
-        EligibleAsset memory entry = _effective(asset);
-        if (address(entry.feed) == address(0)) revert IneligibleAsset(asset);
-        return PriceOracle.latestAnswer(_source(entry), _sequencer);
+    /// @inheritdoc ICollateralVault
+    function enforceableExposure() public view returns (uint256) {
+        uint256 exposure = _exposure;
+        if (_disputed) return _pledgorExposure;
+        if (block.timestamp > uint256(_exposureSetAt) + _terms.disputeWindow) return exposure;
+        return Math.min(exposure, _settledExposure);
+    }
+
+    /// @inheritdoc ICollateralVault
+    function marginCall()
+        external
+        view
+        returns (uint256 amount, uint256 deadline, uint256 requirementAtIssue, uint256 delivered)
+    {
+        return (_callAmount, _callDeadline, _callRequirement, _callDelivered);
     }
 
     /// @notice The pledgor's automatic top-up: the source, the assets in cost order and each one's cap left.
@@ -561,7 +633,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     {
         exposure = _exposure;
         disputed = _disputed;
-        undisputedExposure = disputed ? _undisputedExposure : exposure;
+        undisputedExposure = disputed ? _pledgorExposure : exposure;
         return (exposure, undisputedExposure, disputed, _callAmount, _callDeadline);
     }
 
@@ -639,19 +711,25 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// is covered. Each asset is pulled in a call of its own with a gas cap (`pullTopUpAsset`), so that whatever
     /// one asset does wrong (a bad price, a failing balance read, conversion or transfer, or gas burnt) undoes that
     /// asset's pull alone and the top-up goes on with the next.
-    function _pullTopUps(uint256 needed) private {
+    /// Progress is measured on the collateral value after caps, re-valued after each pull: an asset whose cap binds
+    /// adds less than its own value, and the pull goes on with the next.
+    /// @return value The collateral value after the pulls.
+    function _pullTopUps(uint256 value, uint256 target) private returns (uint256) {
         address source = _topUpSource;
         address[] memory assets = _topUpAssets;
-        for (uint256 i; i < assets.length && needed != 0; ++i) {
+        for (uint256 i; i < assets.length && value < target; ++i) {
             address asset = assets[i];
             EligibleAsset memory entry = _effective(asset);
             if (_topUpCapLeft[asset] == 0 || address(entry.feed) == address(0) || entry.haircutBps >= BPS) continue;
             // The full allowance at hand, so that no asset is skipped for want of the caller's gas.
             _requireGas(TOP_UP_ASSET_GAS + 10_000);
-            try this.pullTopUpAsset{gas: TOP_UP_ASSET_GAS}(asset, source, needed) returns (uint256 value) {
-                needed -= Math.min(needed, value);
+            try this.pullTopUpAsset{gas: TOP_UP_ASSET_GAS}(asset, source, target - value) returns (uint256 pulled) {
+                // Valued directly: every price was just validated, so a failure here can only be the caller's gas
+                // running out, which must revert rather than leave a met call open.
+                if (pulled != 0) value = collateralValue();
             } catch {}
         }
+        return value;
     }
 
     /// @dev What the source can actually deliver: the lower of its balance and its allowance to this vault.
@@ -659,23 +737,77 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return Math.min(IERC20(asset).balanceOf(source), IERC20(asset).allowance(source, address(this)));
     }
 
-    /// @dev Closes the open call when coverage is back; a bad price leaves it open rather than reverting.
-    function _closeCallIfMet() private returns (bool met) {
-        try this.collateralValue() returns (uint256 value) {
-            uint256 required = callableRequirement();
-            if (value >= required) {
-                _closeCall(value, required);
-                return true;
-            }
-        } catch {}
-        return false;
+    /// @dev The collateral value, or false when a price is bad (a deposit must never be blocked by one).
+    function _tryCollateralValue() private view returns (bool priced, uint256 value) {
+        try this.collateralValue() returns (uint256 v) {
+            return (true, v);
+        } catch {
+            return (false, 0);
+        }
     }
 
-    function _closeCall(uint256 value, uint256 required) private {
-        _callAmount = 0;
-        _callDeadline = 0;
-        emit MarginCallMet(value, required);
+    /// @dev Whether the open call is cured at collateral value `value`: by the called amount delivered, or by the value
+    /// reaching the call's own requirement (or today's callable one, when lower), whatever was marked since.
+    function _isCured(uint256 value) private view returns (bool) {
+        uint256 amount = _callAmount;
+        return (_callDelivered >= amount && amount != _SATURATED) || value >= _cureRequirement();
+    }
+
+    /// @dev The value that cures the open call: its requirement at issue, or today's callable requirement if lower
+    /// (or when the requirement at issue was too large to store).
+    function _cureRequirement() private view returns (uint256) {
+        uint256 atIssue = _callRequirement;
+        uint256 callable = callableRequirement();
+        return atIssue == _SATURATED ? callable : Math.min(atIssue, callable);
+    }
+
+    /// @dev Closes the cured call; a default it caused ends with it.
+    function _closeCall(uint256 value) private {
+        emit MarginCallMet(value, _cureRequirement());
+        _clearCall();
+        if (_defaultReason == DEFAULT_BY_UNMET_MARGIN_CALL) {
+            _defaultReason = 0;
+            emit DefaultCured(DEFAULT_BY_UNMET_MARGIN_CALL);
+        }
         _moveTo(VaultState.Pledged);
+    }
+
+    function _clearCall() private {
+        _callAmount = 0;
+        _callRequirement = 0;
+        _callDeadline = 0;
+        _callDelivered = 0;
+    }
+
+    /// @dev Ends the dispute at `agreed` (enforceable at once); under exclusive control it can only lower the amount
+    /// due. Clearing the mark's time closes its dispute window: an agreed figure is not disputed again.
+    function _resolve(uint256 agreed) private {
+        _disputed = false;
+        _exposure = agreed;
+        _settledExposure = agreed;
+        _exposureSetAt = 0;
+        if (_state >= VaultState.ExclusiveControl) _amountDue = Math.min(_amountDue, _dueAt(agreed));
+        emit DisputeResolved(msg.sender, agreed);
+        emit ExposureSet(agreed, requirement());
+    }
+
+    /// @dev Promise 5: value taken under exclusive control counts against the amount due, never beyond it.
+    function _appropriate(uint256 value) private {
+        uint256 appropriated = _appropriated + value;
+        if (appropriated > _amountDue) revert AppropriationExceedsAmountDue(appropriated, _amountDue);
+        _appropriated = appropriated;
+        _lastAppropriationAt = uint40(block.timestamp);
+    }
+
+    /// @dev The amount due on `exposure`: the exposure plus the agreed liquidation penalty.
+    function _dueAt(uint256 exposure) private view returns (uint256) {
+        return exposure + Math.mulDiv(exposure, _terms.liquidationPenaltyBps, BPS);
+    }
+
+    /// @dev A call's figures beyond 2^128 - 1 WAD (3.4e20 units of base currency) are stored as this mark, and such a
+    /// call is then cured by value against today's callable requirement only.
+    function _toUint128(uint256 value) private pure returns (uint128) {
+        return uint128(Math.min(value, _SATURATED));
     }
 
     /// @dev Pulls `amount` of `asset` from `from` and credits it, refusing a token that delivers short. The
@@ -702,14 +834,13 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return Math.mulDiv(value, 1, rounding, Math.Rounding.Ceil) * rounding;
     }
 
-    /// @dev An open call is a default only once its cure deadline has passed and the collateral (valued on valid
-    /// prices) is still short: a call cured by a price recovery but not yet closed is no default.
+    /// @dev An open call is a default only once its cure deadline has passed and it is still not cured (valued on
+    /// valid prices): a call cured by a delivery or a price recovery but not yet closed is no default.
     function _requireUnmetCallPastDeadline() private view {
         uint256 deadline = _callDeadline;
         if (block.timestamp <= deadline) revert CureDeadlineNotPassed(deadline, block.timestamp);
         uint256 value = collateralValue();
-        uint256 required = callableRequirement();
-        if (value >= required) revert MarginCallCured(value, required);
+        if (_isCured(value)) revert MarginCallCured(value, _cureRequirement());
     }
 
     /// @dev A token transfer (`callData` encodes `transfer` or `transferFrom`) for `release` and top-ups, with a gas
@@ -729,6 +860,13 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             word := mload(0x00)
         }
         return ok && (size == 0 ? token.code.length != 0 : size >= 32 && word == 1);
+    }
+
+    /// @dev Reverts with `reason`, the revert data of a call: the DvP contract's own error, as the caller should see it.
+    function _bubble(bytes memory reason) private pure {
+        assembly ("memory-safe") {
+            revert(add(reason, 0x20), mload(reason))
+        }
     }
 
     /// @dev At least `gas` to hand to a call after the 1/64 that EIP-150 keeps back.
