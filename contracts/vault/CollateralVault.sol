@@ -862,7 +862,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return ok && (size == 0 ? token.code.length != 0 : size >= 32 && word == 1);
     }
 
-    /// @dev Reverts with `reason`, the revert data of a call: the DvP contract's own error, as the caller should see it.
+    /// @dev Reverts with `reason`, the revert data of a call: the DvP contract's own error, as the caller sees it.
     function _bubble(bytes memory reason) private pure {
         assembly ("memory-safe") {
             revert(add(reason, 0x20), mload(reason))
