@@ -203,8 +203,8 @@ async function pledged(
     await (await t.connect(pledgor).approve(vaultAddr, ethersLib.MaxUint256)).wait();
     await (await vault.connect(pledgor).deposit(await t.getAddress(), amount)).wait();
   }
-  await (await vault.connect(pledgor).consentToPledge()).wait();
-  await (await vault.connect(securedParty).consentToPledge()).wait();
+  await (await vault.connect(pledgor).consentToPledge(await vault.termsHash())).wait();
+  await (await vault.connect(securedParty).consentToPledge(await vault.termsHash())).wait();
   await (await vault.connect(securedParty).setExposure(exposure)).wait();
   return vault;
 }
@@ -230,8 +230,8 @@ async function benchOurs(
   ).wait();
   const firstDeposit = await gasOf(vault.connect(pledgor).deposit(collateralAddr, 100_000n * WAD));
   const laterDeposit = await gasOf(vault.connect(pledgor).deposit(collateralAddr, 100_000n * WAD));
-  await (await vault.connect(pledgor).consentToPledge()).wait();
-  await (await vault.connect(securedParty).consentToPledge()).wait();
+  await (await vault.connect(pledgor).consentToPledge(await vault.termsHash())).wait();
+  await (await vault.connect(securedParty).consentToPledge(await vault.termsHash())).wait();
   await (await vault.connect(securedParty).setExposure(100_000n * WAD)).wait();
   const withdraw = await gasOf(
     vault.connect(pledgor).withdraw(collateralAddr, 10_000n * WAD, pledgor.address),

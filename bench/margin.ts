@@ -29,8 +29,8 @@ export async function benchMarginCalls(ethers: HardhatEthers): Promise<BenchRow[
       const vaultAddr = await vault.getAddress();
       await (await asset.connect(pledgor).approve(vaultAddr, ethersLib.MaxUint256)).wait();
       await (await vault.connect(pledgor).deposit(assetAddr, 100_000n * WAD)).wait();
-      await (await vault.connect(pledgor).consentToPledge()).wait();
-      await (await vault.connect(securedParty).consentToPledge()).wait();
+      await (await vault.connect(pledgor).consentToPledge(await vault.termsHash())).wait();
+      await (await vault.connect(securedParty).consentToPledge(await vault.termsHash())).wait();
       // 98k of collateral value after the 2% haircut against 95k required.
       await (await vault.connect(securedParty).setExposure(95_000n * WAD)).wait();
       vaults.push(vaultAddr);

@@ -32,6 +32,7 @@ export async function benchMonitor(ethers: HardhatEthers): Promise<BenchRow[]> {
     disputeWindow: ONE_DAY,
     liquidationPenaltyBps: 500n,
     maxLiquidationDiscountBps: 300n,
+    appropriationPeriod: 7n * ONE_DAY,
   };
   const schedule = [
     { ...line(await tbill.getAddress(), await feed.getAddress()), maxPriceAge: 30n * ONE_DAY },

@@ -27,6 +27,7 @@ const { agreement } = await system.openAgreement({
     disputeWindow: 86_400n,
     liquidationPenaltyBps: 500n,
     maxLiquidationDiscountBps: 300n,
+    appropriationPeriod: 7n * 86_400n,
   },
   schedule: [
     {

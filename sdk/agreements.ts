@@ -53,6 +53,11 @@ export interface AgreementTerms {
   disputeWindow: bigint;
   liquidationPenaltyBps: bigint;
   maxLiquidationDiscountBps: bigint;
+  /**
+   * Under exclusive control: seconds the secured party has after the notice, and after each appropriation, to take
+   * the next; once they pass with nothing taken, anyone may release the rest to the pledgor.
+   */
+  appropriationPeriod: bigint;
 }
 
 /** One eligibility-schedule line; the vault reads the token's and the feed's decimals itself. */
@@ -99,8 +104,16 @@ export interface AgreementStatus {
   minimumTransferAmount: bigint;
   /** A keeper's margin call would open now: prices valid and the shortfall at least the MTA. */
   marginCallDue: boolean;
-  /** An open call is past its cure deadline: the pledgor is in default. */
+  /** An open call is past its cure deadline and not cured: the pledgor is in default. */
   cureDeadlinePassed: boolean;
+  /**
+   * What a Notice of Exclusive Control delivered now would make due, before the penalty: the pledgor's figure while
+   * a dispute is open, a mark only once its dispute window has passed (or it was agreed).
+   */
+  enforceableExposure: bigint;
+  /** The open call's requirement when it was issued, and the value delivered against it so far. */
+  callRequirement: bigint;
+  callDelivered: bigint;
   positions: AssetPosition[];
 }
 
@@ -195,6 +208,9 @@ function toStatus(raw: Awaited<ReturnType<CollateralLens["status"]>>): Agreement
     minimumTransferAmount: raw.minimumTransferAmount,
     marginCallDue: raw.marginCallDue,
     cureDeadlinePassed: raw.cureDeadlinePassed,
+    enforceableExposure: raw.enforceableExposure,
+    callRequirement: raw.callRequirement,
+    callDelivered: raw.callDelivered,
     positions: raw.positions.map((p) => ({
       asset: p.asset,
       balance: p.balance,
@@ -411,9 +427,14 @@ export class Agreement {
     );
   }
 
-  /** This party's consent to the pledge; the second consent moves the vault to Pledged. */
-  async consentToPledge(): Promise<TxResult> {
-    return send(() => this.vault.consentToPledge());
+  /**
+   * This party's consent to the pledge under the exact terms `termsHash` (the vault's `termsHash()` the party
+   * reviewed; read now when omitted). The second consent to the same terms moves the vault to Pledged; a schedule
+   * change in between voids the first, and a consent naming terms that changed is refused (`TermsHashMismatch`).
+   */
+  async consentToPledge(termsHash?: string): Promise<TxResult> {
+    const hash = termsHash ?? (await this.vault.termsHash());
+    return send(() => this.vault.consentToPledge(hash));
   }
 
   /** Signs this party's EIP-712 pledge consent (in the factory's domain) for the other party to submit. */
@@ -438,12 +459,36 @@ export class Agreement {
     return send(() => this.vault.setExposure(exposure));
   }
 
+  /**
+   * The pledgor disputes the latest mark within its dispute window, with its own figure: that figure (never below
+   * what was already enforceable) is then what stays callable and enforceable until the dispute ends.
+   */
   async disputeExposure(pledgorExposure: bigint): Promise<TxResult> {
     return send(() => this.vault.disputeExposure(pledgorExposure));
   }
 
+  /**
+   * Ends or narrows a dispute, by agreement: the pledgor accepts the mark (a figure at or above it) or raises its
+   * own figure; the secured party accepts the pledgor's figure or less; the control agent decides any figure.
+   */
   async resolveDispute(agreedExposure: bigint): Promise<TxResult> {
     return send(() => this.vault.resolveDispute(agreedExposure));
+  }
+
+  /** What a notice delivered now would make due before the penalty (see `AgreementStatus.enforceableExposure`). */
+  async enforceableExposure(): Promise<bigint> {
+    return this.vault.enforceableExposure();
+  }
+
+  /** The open margin call: amount, deadline, the requirement it answered and the value delivered so far. */
+  async marginCall(): Promise<{
+    amount: bigint;
+    deadline: bigint;
+    requirementAtIssue: bigint;
+    delivered: bigint;
+  }> {
+    const [amount, deadline, requirementAtIssue, delivered] = await this.vault.marginCall();
+    return { amount, deadline, requirementAtIssue, delivered };
   }
 
   /** The pledgor's automatic top-up: `source` approves the vault; assets in cost order with total caps. */
@@ -532,7 +577,11 @@ export class Agreement {
     return { ...full, buyerSignature: signature };
   }
 
-  /** The secured party ends the agreement: everything accounted returns to the pledgor. */
+  /**
+   * Ends the agreement: everything accounted returns to the pledgor. The secured party may release any time after
+   * the pledge; under exclusive control anyone may once what is still due is below the minimum transfer amount or
+   * the appropriation period has passed since the notice or the last appropriation.
+   */
   async release(): Promise<TxResult> {
     return send(() => this.vault.release());
   }

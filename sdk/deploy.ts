@@ -20,7 +20,14 @@ import {
 import { AccessManager__factory } from "../types/ethers-contracts/factories/@openzeppelin/contracts/access/manager/AccessManager__factory.js";
 
 /** AccessManager role ids used by the system (0 is OpenZeppelin's admin role). */
-export const ROLES = { ADMIN: 0n, GUARDIAN: 1n } as const;
+export const ROLES = { ADMIN: 0n, GUARDIAN: 1n, RISK_MANAGER: 2n } as const;
+
+/**
+ * Default execution delays, in seconds: what the risk manager changes (the factory's listing rules) and what the
+ * admin does (roles, delays, targets) is scheduled through the AccessManager and runs only after this long, so that
+ * every counterparty sees a change coming. Pausing, the guardian's, has no delay.
+ */
+export const DEFAULT_DELAYS = { admin: 2 * 86_400, riskManager: 86_400 } as const;
 
 export const SYSTEM_CONTRACTS = [
   "AccessManager",
@@ -82,6 +89,15 @@ export interface DeployOptions {
   network: string;
   /** Who may pause new risk; defaults to the deployer. */
   guardian?: string;
+  /** Who may change the factory's listing rules, with `riskManagerDelay`; defaults to the deployer. */
+  riskManager?: string;
+  /** Execution delay of the risk manager, in seconds (default `DEFAULT_DELAYS.riskManager`). */
+  riskManagerDelay?: number;
+  /**
+   * Execution delay of the admin (the deployer), in seconds, set last so that the deployment itself needs no
+   * scheduling (default `DEFAULT_DELAYS.admin`).
+   */
+  adminDelay?: number;
   /** L2 sequencer uptime feed (zero or omitted on L1) and its grace period in seconds. */
   sequencer?: { uptimeFeed: string; gracePeriod: number };
   /** Folder to write the address book to; omit to keep it in memory only. */
@@ -135,7 +151,8 @@ async function record(
 
 /**
  * Deploys the AccessManager, the vault implementation, the DvP settlement, the agreement factory and the lens;
- * grants the guardian the pause role; returns (and optionally writes) the address book.
+ * grants the guardian the pause role and the risk manager the listing rules (with its execution delay), then gives
+ * the admin its execution delay; returns (and optionally writes) the address book.
  */
 export async function deploySystem(signer: Signer, options: DeployOptions): Promise<AddressBook> {
   if (!signer.provider) throw new Error("deploySystem needs a signer connected to a provider");
@@ -185,6 +202,24 @@ export async function deploySystem(signer: Signer, options: DeployOptions): Prom
   await (
     await manager.grantRole(ROLES.GUARDIAN, getAddress(options.guardian ?? deployer), 0)
   ).wait();
+  await (
+    await manager.setTargetFunctionRole(
+      await factory.getAddress(),
+      [factory.interface.getFunction("setListingRules").selector],
+      ROLES.RISK_MANAGER,
+    )
+  ).wait();
+  await (await manager.labelRole(ROLES.RISK_MANAGER, "RISK_MANAGER")).wait();
+  await (
+    await manager.grantRole(
+      ROLES.RISK_MANAGER,
+      getAddress(options.riskManager ?? deployer),
+      options.riskManagerDelay ?? DEFAULT_DELAYS.riskManager,
+    )
+  ).wait();
+  // Last: from here on the admin's own calls (roles, delays, targets) wait out its delay too.
+  const adminDelay = options.adminDelay ?? DEFAULT_DELAYS.admin;
+  await (await manager.grantRole(ROLES.ADMIN, deployer, adminDelay)).wait();
 
   const book: AddressBook = {
     network: options.network,

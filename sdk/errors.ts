@@ -11,6 +11,16 @@ import {
 
 const STATES = ["Open", "Pledged", "MarginCall", "ExclusiveControl", "Liquidating", "Released"];
 
+/** The agreement terms a `TermOutOfRange` error can name, in the order of the contracts' `Term` enum. */
+const TERMS = [
+  "liquidationPenaltyBps",
+  "maxLiquidationDiscountBps",
+  "curePeriod (seconds)",
+  "disputeWindow (seconds)",
+  "scheduleNoticePeriod (seconds)",
+  "appropriationPeriod (seconds)",
+];
+
 const t = (v: unknown) => new Date(Number(v) * 1000).toISOString();
 type Describe = (a: Result) => string;
 
@@ -51,6 +61,9 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
     `the assets taken out are worth ${formatWad(a[0])} after haircut, more than the ${formatWad(a[1])} the substitute is worth`,
   "InsufficientGas(uint256,uint256)": (a) =>
     `only ${a[0]} gas was left where a token transfer needs ${a[1]}; send the transaction again with a higher gas limit`,
+  "FeedUnreadable(address,address)": (a) =>
+    `${a[1]} does not answer latestRoundData() as a price feed, so it cannot price ${a[0]} ` +
+    `(is it the token itself, or an address without a feed?)`,
   "MetadataUnreadable(address,bytes4)": (a) =>
     `${a[0]} did not answer ${a[1] === "0x38d52e0f" ? "asset()" : a[1] === "0x313ce567" ? "decimals()" : a[1]} with one word, so it cannot be listed (is it the token or feed you meant, and of the kind declared?)`,
   // Margin engine
@@ -60,7 +73,8 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
   "MarginCallAlreadyOpen(uint256,uint256)": (a) =>
     `a margin call for ${formatWad(a[0])} is already open until ${t(a[1])}`,
   "MarginCallCured(uint256,uint256)": (a) =>
-    `the margin call is cured: collateral value ${formatWad(a[0])} meets the requirement of ${formatWad(a[1])}, so it is no default`,
+    `the margin call is cured, so it is no default: the called amount was delivered, or the collateral value ` +
+    `${formatWad(a[0])} meets the call's requirement of ${formatWad(a[1])}`,
   "CureDeadlineNotPassed(uint256,uint256)": (a) =>
     `the cure deadline ${t(a[0])} has not passed (now ${t(a[1])})`,
   "ExcessBelowMinimumTransfer(uint256,uint256)": (a) =>
@@ -70,7 +84,17 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
   "DisputeAlreadyOpen()": () => "the exposure is already in dispute",
   "NoDisputeOpen()": () => "no dispute is open",
   "InvalidResolution(address,uint256)": (a) =>
-    `${a[0]} may not resolve the dispute at ${formatWad(a[1])}`,
+    `${a[0]} may not resolve the dispute at ${formatWad(a[1])} (the pledgor can only accept the mark or raise ` +
+    `its own figure, the secured party only accept the pledgor's figure or less; the control agent decides any figure)`,
+  "NothingDisputed(uint256,uint256)": (a) =>
+    `there is nothing to dispute: the pledgor's figure ${formatWad(a[0])} (never below the exposure already ` +
+    `enforceable) is not below the mark of ${formatWad(a[1])}`,
+  "TermsHashMismatch(bytes32,bytes32)": (a) =>
+    `the consent names terms ${a[0]}, but the agreement's terms are now ${a[1]} (the schedule changed); ` +
+    `read the new terms and consent to them`,
+  "ReleaseNotYetAllowed(address,uint256,uint256)": (a) =>
+    `${a[0]} may not release yet: ${formatWad(a[1])} of the amount due is still owed and the secured party's ` +
+    `appropriation period runs until ${t(a[2])}`,
   "LengthMismatch(uint256,uint256)": (a) => `two lists differ in length (${a[0]} and ${a[1]})`,
   "SalePriceTooLow(uint256,uint256)": (a) =>
     `the sale's cash is worth ${formatWad(a[0])}, below the ${formatWad(a[1])} minimum (oracle value less the maximum discount)`,
@@ -106,6 +130,9 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
   "CreatorNotAParty(address)": (a) =>
     `${a[0]} is not a party to the agreement, so it cannot open it`,
   "FactoryPaused()": () => "opening agreements is paused by the guardian",
+  "TermOutOfRange(uint8,uint256,uint256,uint256)": (a) =>
+    `${TERMS[Number(a[0])] ?? `term ${a[0]}`} is ${a[1]}, outside the listing rules' range ` +
+    `${a[2]}..${a[3]}${Number(a[0]) === 3 ? " (a dispute window is never longer than the cure period)" : ""}`,
   "AccessManagedUnauthorized(address)": (a) => `${a[0]} does not hold the role this function needs`,
   "AccessManagedRequiredDelay(address,uint32)": (a) =>
     `${a[0]} must schedule this call through the access manager and wait ${a[1]} seconds`,

@@ -128,6 +128,7 @@ export async function runDemo(
     disputeWindow: DAY,
     liquidationPenaltyBps: 500n,
     maxLiquidationDiscountBps: 300n,
+    appropriationPeriod: 7n * DAY,
   };
   const fundView = new CollateralSystem(book, fund);
   const predicted = await fundView.predictVault({

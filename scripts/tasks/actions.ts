@@ -108,16 +108,17 @@ export interface AgreementFile {
   securedParty: string;
   controlAgent?: string;
   salt?: string;
+  /** Base-currency amounts as decimal strings only ("500000.5"); periods and bps as integers. */
   terms: Record<keyof AgreementTerms, string | number>;
   schedule: {
     asset: string;
     feed: string;
     kind: "ERC20" | "ERC4626";
-    maxPriceAge: number;
+    maxPriceAge: number | string;
     minAnswer: string;
     maxAnswer: string;
-    haircutBps: number;
-    concentrationCapBps: number;
+    haircutBps: number | string;
+    concentrationCapBps: number | string;
   }[];
 }
 
@@ -137,7 +138,35 @@ const TERM_NAMES: (keyof AgreementTerms)[] = [
   "disputeWindow",
   "liquidationPenaltyBps",
   "maxLiquidationDiscountBps",
+  "appropriationPeriod",
 ];
+
+/**
+ * A whole number from an agreement file: a string of digits, or a JSON number only while it is a safe integer
+ * (a larger one has already been rounded by the JSON parser, so it is refused rather than used).
+ */
+function integerField(raw: unknown, what: string, max: bigint): bigint {
+  if (raw === undefined) throw new TaskInputError(`${what} is missing`);
+  let value: bigint;
+  if (typeof raw === "number" && Number.isSafeInteger(raw)) value = BigInt(raw);
+  else if (typeof raw === "string" && /^-?\d+$/.test(raw.trim())) value = BigInt(raw.trim());
+  else if (typeof raw === "number")
+    throw new TaskInputError(
+      `${what} is ${raw}, which is not a whole number a JSON number can carry exactly; give it as a string of digits`,
+    );
+  else throw new TaskInputError(`${what} must be a whole number, not ${JSON.stringify(raw)}`);
+  if (value < 0n || value > max)
+    throw new TaskInputError(`${what} is ${value}, outside 0..${max}`);
+  return value;
+}
+
+const UINT16 = 2n ** 16n - 1n;
+const UINT32 = 2n ** 32n - 1n;
+const INT96 = 2n ** 95n - 1n;
+const TERM_MAX: Record<string, bigint> = {
+  liquidationPenaltyBps: UINT16,
+  maxLiquidationDiscountBps: UINT16,
+};
 
 /** Reads and checks an agreement file; amounts in the terms are base-currency decimals, e.g. "100000.50". */
 export function parseAgreementFile(path: string): {
@@ -157,13 +186,22 @@ export function parseAgreementFile(path: string): {
   for (const name of TERM_NAMES) {
     const raw = file.terms?.[name];
     if (raw === undefined) throw new TaskInputError(`the agreement file's terms miss "${name}"`);
+    if (!WAD_TERMS.has(name)) {
+      terms[name] = integerField(raw, `term "${name}"`, TERM_MAX[name] ?? UINT32);
+      continue;
+    }
+    // A JSON number is already rounded to a double by the parser: amounts must be decimal strings.
+    if (typeof raw !== "string")
+      throw new TaskInputError(
+        `term "${name}" must be a decimal string such as "500000.25", not the JSON number ${raw} (which loses precision)`,
+      );
     try {
-      terms[name] = WAD_TERMS.has(name)
-        ? parseAmount(String(raw), 18, "a base-currency amount")
-        : BigInt(raw);
+      terms[name] = parseAmount(raw, 18, "a base-currency amount");
     } catch (error) {
       throw new TaskInputError(`term "${name}": ${(error as Error).message}`);
     }
+    if (terms[name] >= 2n ** 128n)
+      throw new TaskInputError(`term "${name}" is above the largest amount an agreement can carry`);
   }
   if (!Array.isArray(file.schedule) || file.schedule.length === 0)
     throw new TaskInputError("the agreement file lists no eligible assets");
@@ -174,11 +212,15 @@ export function parseAgreementFile(path: string): {
       asset: requireAddress(line.asset, `schedule line ${i} asset`),
       feed: requireAddress(line.feed, `schedule line ${i} feed`),
       kind: line.kind === "ERC20" ? 0 : 1,
-      maxPriceAge: BigInt(line.maxPriceAge),
-      minAnswer: BigInt(line.minAnswer),
-      maxAnswer: BigInt(line.maxAnswer),
-      haircutBps: BigInt(line.haircutBps),
-      concentrationCapBps: BigInt(line.concentrationCapBps),
+      maxPriceAge: integerField(line.maxPriceAge, `schedule line ${i} maxPriceAge`, UINT32),
+      minAnswer: integerField(line.minAnswer, `schedule line ${i} minAnswer`, INT96),
+      maxAnswer: integerField(line.maxAnswer, `schedule line ${i} maxAnswer`, INT96),
+      haircutBps: integerField(line.haircutBps, `schedule line ${i} haircutBps`, 10_000n),
+      concentrationCapBps: integerField(
+        line.concentrationCapBps,
+        `schedule line ${i} concentrationCapBps`,
+        10_000n,
+      ),
     };
   });
   return {
