@@ -154,7 +154,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
 
     /// @notice Once the pledgor acknowledged a default and the notice was delivered, no pledgor call moves
     /// anything: withdrawals of any asset, any amount, to anyone, at any later time revert, and so do the calls
-    /// reserved to the secured party.
+    /// reserved to the secured party; a release waits until the amount due is met or the appropriation period passes.
     function testFuzz_ExclusiveControl_PledgorMovesNothing(
         uint256 assetSeed,
         uint256 amount,
@@ -165,9 +165,17 @@ contract CollateralVaultFuzzTest is VaultFixture {
         CollateralVault v = _openDefault(1);
         for (uint256 i; i < 4; ++i) _deposit(v, i, 10 ** (6 + i * 3));
         _pledge(v);
-        _setExposure(v, bound(exposure, 0, v.collateralValue() * 2));
+        exposure = bound(exposure, 1, v.collateralValue() * 2);
+        _setExposure(v, exposure);
+        // Past the mark's dispute window, so the notice makes it due.
+        uint256 noticeAt = START + 1 days + 1;
+        vm.warp(noticeAt);
+        _refreshFeeds();
         _takeExclusiveControl(v);
-        vm.warp(block.timestamp + bound(elapsed, 0, 365 days));
+        uint256 releasableAt = noticeAt + _terms().appropriationPeriod;
+        vm.warp(noticeAt + bound(elapsed, 0, releasableAt - noticeAt - 1));
+        (uint256 amountDue, ) = v.appropriation();
+        assertEq(amountDue, exposure + Math.mulDiv(exposure, PENALTY_BPS, BPS), "due: the enforceable mark + penalty");
 
         address asset = assetSeed % 5 == 4 ? address(uint160(assetSeed >> 8)) : assets[assetSeed % 5];
         uint256[4] memory balances = _balances(v);
@@ -195,7 +203,9 @@ contract CollateralVaultFuzzTest is VaultFixture {
         vm.prank(PLEDGOR);
         v.instructTransfer(assets[k], bound(amount, 1, balances[k]), PLEDGOR);
 
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Unauthorized.selector, PLEDGOR, SECURED));
+        vm.expectRevert(
+            abi.encodeWithSelector(ICollateralVault.ReleaseNotYetAllowed.selector, PLEDGOR, amountDue, releasableAt)
+        );
         vm.prank(PLEDGOR);
         v.release();
 
@@ -209,9 +219,10 @@ contract CollateralVaultFuzzTest is VaultFixture {
         vm.prank(PLEDGOR);
         v.setExposure(0);
 
+        bytes32 terms = v.termsHash();
         vm.expectRevert(abi.encodeWithSelector(ICollateralVault.InvalidState.selector, VaultState.ExclusiveControl));
         vm.prank(PLEDGOR);
-        v.consentToPledge();
+        v.consentToPledge(terms);
 
         vm.expectRevert(abi.encodeWithSelector(ICollateralVault.InvalidState.selector, VaultState.ExclusiveControl));
         vm.prank(PLEDGOR);
@@ -400,12 +411,13 @@ contract CollateralVaultFuzzTest is VaultFixture {
         other.withdraw(address(eth18), ethAmount, PLEDGOR);
         assertEq(eth18.balanceOf(PLEDGOR), withdrawAmount + ethAmount, "open vault withdrawn while paused");
 
+        bytes32 otherTerms = other.termsHash();
         vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Paused.selector));
         vm.prank(PLEDGOR);
-        other.consentToPledge();
+        other.consentToPledge(otherTerms);
         vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Paused.selector));
         vm.prank(SECURED);
-        other.consentToPledge();
+        other.consentToPledge(otherTerms);
         vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Paused.selector));
         vm.prank(SECURED);
         other.pledgeWithSignature(block.timestamp, "");
@@ -616,10 +628,11 @@ contract VaultHandler is TestBase {
     function pledge(uint256 vaultSeed) external {
         CollateralVault v = _vault(vaultSeed);
         if (v.state() != VaultState.Open) return;
+        bytes32 terms = v.termsHash();
         vm.prank(pledgor);
-        v.consentToPledge();
+        v.consentToPledge(terms);
         vm.prank(securedParty);
-        v.consentToPledge();
+        v.consentToPledge(terms);
         done["pledge"]++;
     }
 

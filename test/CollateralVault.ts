@@ -29,8 +29,8 @@ describe("CollateralVault", function () {
   }
 
   async function pledged(vault: Awaited<ReturnType<System["openAgreement"]>>) {
-    await vault.connect(sys.pledgor).consentToPledge();
-    await vault.connect(sys.securedParty).consentToPledge();
+    await vault.connect(sys.pledgor).consentToPledge(await vault.termsHash());
+    await vault.connect(sys.securedParty).consentToPledge(await vault.termsHash());
   }
 
   describe("opening an agreement", function () {
@@ -184,14 +184,14 @@ describe("CollateralVault", function () {
     it("needs both parties' consent in two calls", async function () {
       const vault = await sys.openAgreement();
       const hash = await vault.termsHash();
-      await expect(vault.connect(sys.pledgor).consentToPledge())
+      await expect(vault.connect(sys.pledgor).consentToPledge(await vault.termsHash()))
         .to.emit(vault, "PledgeConsented")
         .withArgs(sys.pledgor.address, hash, false);
       expect(await vault.state()).to.equal(VaultState.Open);
-      await expect(vault.connect(sys.securedParty).consentToPledge())
+      await expect(vault.connect(sys.securedParty).consentToPledge(await vault.termsHash()))
         .to.emit(vault, "StateChanged")
         .withArgs(VaultState.Open, VaultState.Pledged);
-      await expect(vault.connect(sys.outsider).consentToPledge())
+      await expect(vault.connect(sys.outsider).consentToPledge(await vault.termsHash()))
         .to.be.revertedWithCustomError(vault, "InvalidState")
         .withArgs(VaultState.Pledged);
     });
@@ -426,6 +426,8 @@ describe("CollateralVault", function () {
       const vault = await postedVault({ withAgent: true });
       await pledged(vault);
       await vault.connect(sys.securedParty).setExposure(100_000n * WAD);
+      // The mark becomes enforceable (part of an amount due) once its dispute window has passed.
+      await sys.pastDisputeWindow();
       const tbill = await sys.tbill.getAddress();
       const notice = ethersLib.id("notice-of-exclusive-control.pdf");
 
@@ -503,7 +505,7 @@ describe("CollateralVault", function () {
     it("refuses a pledge while paused", async function () {
       const vault = await sys.openAgreement();
       await sys.factory.connect(sys.guardian).pause();
-      await expect(vault.connect(sys.pledgor).consentToPledge()).to.be.revertedWithCustomError(
+      await expect(vault.connect(sys.pledgor).consentToPledge(await vault.termsHash())).to.be.revertedWithCustomError(
         vault,
         "Paused",
       );

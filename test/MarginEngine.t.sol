@@ -83,7 +83,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
             t.independentAmount = uint128(bound(_r(seed, "ia"), 0, 1e23) * (_r(seed, "ia?") % 2));
             t.minimumTransferAmount = uint128(bound(_r(seed, "mta"), 0, 1e22) * (_r(seed, "mta?") % 2));
             t.roundingAmount = uint128(bound(_r(seed, "rounding"), 1, 1e21) * (_r(seed, "rounding?") % 2));
-            t.curePeriod = uint32(bound(_r(seed, "cure"), 0, 30 days));
+            t.curePeriod = uint32(bound(_r(seed, "cure"), 1 days, 30 days));
             v = _open(bytes32(0), t, _randomSchedule(seed));
         }
         for (uint256 i; i < 4; ++i) {
@@ -129,6 +129,11 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         assertTrue(!met, "no top-up source: never met at once");
         assertTrue(v.state() == VaultState.MarginCall, "state MarginCall");
         (, , , uint256 callAmount, uint256 deadline) = v.marginState();
+        if (expected >= type(uint128).max) {
+            // Beyond 3.4e20 units of base currency a call's figures are stored saturated (and cured by value only).
+            assertEq(callAmount, type(uint128).max, "saturated call amount");
+            return;
+        }
         assertEq(callAmount, expected, "call amount = shortfall rounded up");
         assertGe(callAmount, shortfall, "call covers the shortfall");
         if (terms.roundingAmount != 0) {
@@ -502,9 +507,10 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
 
     // ------------------------------------------------------------ 5. disputes
 
-    /// @notice After `setExposure(E)` and `disputeExposure(P)` the callable requirement uses min(E, P) while the
-    /// requirement keeps E; a dispute after the window reverts; resolution: the agent at any figure, the secured
-    /// party only at or below E, the pledgor only at E, anyone else never.
+    /// @notice After a first mark `setExposure(E)` and `disputeExposure(P)` with P < E, the callable requirement uses P
+    /// while the requirement keeps E; P >= E is `NothingDisputed`; a dispute after the window reverts. Resolution is
+    /// by agreement only: the agent at any figure, the secured party at or below P, the pledgor by accepting E (any
+    /// figure at or above it) or by raising its own figure (above P), anyone else never.
     function testFuzz_DisputeKeepsUndisputedCallable(
         uint256 seed,
         uint256 e,
@@ -517,7 +523,8 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
             AgreementTerms memory t = _terms();
             t.threshold = uint128(bound(_r(seed, "threshold"), 0, 1e24) * (_r(seed, "t?") % 2));
             t.independentAmount = uint128(bound(_r(seed, "ia"), 0, 1e23) * (_r(seed, "ia?") % 2));
-            t.disputeWindow = uint32(bound(_r(seed, "window"), 0, 7 days));
+            t.curePeriod = 7 days;
+            t.disputeWindow = uint32(bound(_r(seed, "window"), 1, 7 days));
             v = _open(bytes32(0), t, _defaultSchedule());
         }
         _deposit(v, 0, 1_000_000e6);
@@ -541,13 +548,21 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
             v.disputeExposure(p);
             return;
         }
+        if (p >= e) {
+            // Nothing was enforceable before this first mark, so only a figure below the mark disputes anything.
+            vm.expectRevert(abi.encodeWithSelector(ICollateralVault.NothingDisputed.selector, p, e));
+            vm.prank(PLEDGOR);
+            v.disputeExposure(p);
+            return;
+        }
         vm.prank(PLEDGOR);
         v.disputeExposure(p);
         (uint256 exposure, uint256 undisputed, bool disputed, , ) = v.marginState();
         assertEq(exposure, e, "exposure kept");
-        assertEq(undisputed, Math.min(e, p), "undisputed = min(E, P)");
+        assertEq(undisputed, p, "undisputed = P");
         assertTrue(disputed, "disputed");
-        assertEq(v.callableRequirement(), _requirementAt(v, Math.min(e, p)), "callable on min(E, P)");
+        assertEq(v.callableRequirement(), _requirementAt(v, p), "callable on P");
+        assertEq(v.enforceableExposure(), p, "enforceable = P");
         assertEq(v.requirement(), _requirementAt(v, e), "requirement on E");
 
         // A margin call sees the callable requirement.
@@ -581,30 +596,40 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
                     : who == 2
                         ? PLEDGOR
                         : KEEPER;
-        uint256 mode = _r(seed, "agreedMode") % 3;
+        uint256 mode = _r(seed, "agreedMode") % 4;
         agreed =
             mode == 0
                 ? e
                 : mode == 1
                     ? bound(agreed, 0, e)
-                    : bound(agreed, 0, 2e30);
-        bool allowed =
-            resolver == AGENT || (resolver == SECURED && agreed <= e) || (resolver == PLEDGOR && agreed == e);
-        if (!allowed) {
+                    : mode == 2
+                        ? p
+                        : bound(agreed, 0, 2e30);
+        // Resolved at `resolvedAt`; or the pledgor raised its figure; or refused.
+        bool resolved =
+            resolver == AGENT || (resolver == SECURED && agreed <= p) || (resolver == PLEDGOR && agreed >= e);
+        bool raised = resolver == PLEDGOR && agreed < e && agreed > p;
+        uint256 resolvedAt = resolver == PLEDGOR ? e : agreed;
+        if (!resolved && !raised) {
             vm.expectRevert(abi.encodeWithSelector(ICollateralVault.InvalidResolution.selector, resolver, agreed));
         }
         vm.prank(resolver);
         v.resolveDispute(agreed);
         (exposure, undisputed, disputed, , ) = v.marginState();
-        if (allowed) {
+        if (resolved) {
             assertTrue(!disputed, "resolved");
-            assertEq(exposure, agreed, "agreed exposure");
+            assertEq(exposure, resolvedAt, "agreed exposure");
+            assertEq(v.enforceableExposure(), resolvedAt, "an agreed figure is enforceable at once");
             assertEq(v.callableRequirement(), v.requirement(), "callable == requirement");
-            assertEq(v.requirement(), _requirementAt(v, agreed), "requirement on the agreed figure");
+            assertEq(v.requirement(), _requirementAt(v, resolvedAt), "requirement on the agreed figure");
+            // An agreed figure is not disputed again.
+            vm.expectRevert();
+            vm.prank(PLEDGOR);
+            v.disputeExposure(0);
         } else {
             assertTrue(disputed, "still disputed");
             assertEq(exposure, e, "exposure unchanged");
-            assertEq(undisputed, Math.min(e, p), "undisputed unchanged");
+            assertEq(undisputed, raised ? agreed : p, "undisputed: the pledgor's figure, raised or unchanged");
         }
     }
 

@@ -29,8 +29,8 @@ describe("Margin engine", function () {
     const vault = await sys.openAgreement({ terms });
     await sys.fund(sys.tbill, sys.pledgor, vault, TBILL(1_100_000n));
     await vault.connect(sys.pledgor).deposit(await sys.tbill.getAddress(), TBILL(1_100_000n));
-    await vault.connect(sys.pledgor).consentToPledge();
-    await vault.connect(sys.securedParty).consentToPledge();
+    await vault.connect(sys.pledgor).consentToPledge(await vault.termsHash());
+    await vault.connect(sys.securedParty).consentToPledge(await vault.termsHash());
     await vault.connect(sys.securedParty).setExposure(USD(800_000n));
     return vault;
   }
@@ -283,10 +283,19 @@ describe("Margin engine", function () {
     await expect(
       vault.connect(sys.securedParty).resolveDispute(USD(950_000n)),
     ).to.be.revertedWithCustomError(vault, "InvalidResolution");
+    // Above the pledgor's figure the secured party cannot "resolve"; it may lower its mark, and the dispute stays.
     await expect(vault.connect(sys.securedParty).resolveDispute(USD(870_000n)))
-      .to.emit(vault, "DisputeResolved")
+      .to.be.revertedWithCustomError(vault, "InvalidResolution")
       .withArgs(sys.securedParty.address, USD(870_000n));
+    await vault.connect(sys.securedParty).setExposure(USD(870_000n));
+    expect((await vault.marginState()).disputed).to.equal(true);
+    expect(await vault.callableRequirement()).to.equal(USD(1_050_000n));
+    // The pledgor raises its figure to the mark: the two figures meet and the dispute ends there.
+    await expect(vault.connect(sys.pledgor).resolveDispute(USD(870_000n)))
+      .to.emit(vault, "DisputeResolved")
+      .withArgs(sys.pledgor.address, USD(870_000n));
     expect(await vault.callableRequirement()).to.equal(USD(1_070_000n));
+    expect(await vault.enforceableExposure()).to.equal(USD(870_000n));
 
     await vault.connect(sys.securedParty).setExposure(USD(880_000n));
     await sys.networkHelpers.time.increase(ONE_DAY + 1n);

@@ -839,9 +839,10 @@ describe("Adversarial flows", function () {
         await vault.connect(sys.securedParty).setExposure(USD(800_000n));
         return vault;
       }
-      /** `pledged`, then the pledgor's default and the secured party's notice: 840,000 due. */
+      /** `pledged`, the mark past its dispute window, the pledgor's default and the notice: 840,000 due. */
       async function controlled(): Promise<CollateralVault> {
         const vault = await pledged();
+        await sys.pastDisputeWindow();
         await vault.connect(sys.pledgor).declareDefault();
         await vault.connect(sys.securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("NEC"));
         return vault;

@@ -45,6 +45,7 @@ export const defaultTerms: Terms = {
   disputeWindow: ONE_DAY,
   liquidationPenaltyBps: 500n,
   maxLiquidationDiscountBps: 300n,
+  appropriationPeriod: 7n * ONE_DAY,
 };
 
 export async function deploySystem() {
@@ -165,6 +166,15 @@ export async function deploySystem() {
     await token.connect(holder).approve(await spender.getAddress(), amount);
   }
 
+  /**
+   * Lets the latest mark's dispute window (one day in `defaultTerms`) pass, so the mark becomes enforceable, and
+   * republishes every feed so prices stay fresh.
+   */
+  async function pastDisputeWindow(seconds = ONE_DAY + 1n) {
+    await networkHelpers.time.increase(seconds);
+    for (const feed of [tbillFeed, stableFeed, bondFeed]) await feed.setAnswer(await feed.answer());
+  }
+
   return {
     connection,
     ethers,
@@ -191,6 +201,7 @@ export async function deploySystem() {
     line,
     openAgreement,
     fund,
+    pastDisputeWindow,
   };
 }
 

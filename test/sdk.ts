@@ -266,12 +266,16 @@ describe("SDK", function () {
       );
       expect(events.map((e) => e.name)).to.include("Substituted");
 
-      // Dispute: the undisputed 850,000 stays callable; the secured party concedes 870,000.
+      // Dispute: the undisputed 850,000 stays callable; the secured party lowers its mark to 870,000 and the
+      // pledgor raises its figure to meet it, which ends the dispute there.
       await agreement.disputeExposure(850_000n * WAD);
       expect((await agreement.status()).undisputedExposure).to.equal(850_000n * WAD);
       const badResolution = await agreement.resolveDispute(1n).catch((e: unknown) => e);
       expect((badResolution as CollateralError).errorName).to.equal("InvalidResolution");
-      await agreement.as(securedParty).resolveDispute(870_000n * WAD);
+      await agreement.as(securedParty).setExposure(870_000n * WAD);
+      expect((await agreement.status()).disputed).to.equal(true);
+      await agreement.resolveDispute(870_000n * WAD);
+      expect(await agreement.enforceableExposure()).to.equal(870_000n * WAD);
 
       // A price drop: the keeper's call, then a price recovery lets anyone close it.
       await feed.setAnswer(90_000000n); // 900,000 T-bills x 0.90 x 0.98 + 100,000 = 893,800: covered
@@ -326,6 +330,9 @@ describe("SDK", function () {
       await agreement.as(securedParty).setExposure(500n * WAD);
       // A donation: held, never accounted.
       await tbill.mint(agreement.address, 7n);
+      // The mark is enforceable once its dispute window has passed (prices republished).
+      await connection.networkHelpers.time.increase(ONE_DAY + 1n);
+      await feed.setAnswer(await feed.answer());
       await agreement.declareDefault();
       await agreement
         .as(securedParty)

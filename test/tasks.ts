@@ -58,6 +58,7 @@ describe("collateral:* tasks", function () {
           disputeWindow: 86400,
           liquidationPenaltyBps: 500,
           maxLiquidationDiscountBps: 300,
+          appropriationPeriod: 604800,
         },
         schedule: [
           {

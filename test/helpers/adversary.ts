@@ -42,16 +42,20 @@ export function adversary(sys: () => System) {
 
     /** Both parties consent: the vault is Pledged. */
     async pledge(vault: CollateralVault) {
-      await vault.connect(sys().pledgor).consentToPledge();
-      await vault.connect(sys().securedParty).consentToPledge();
+      await vault.connect(sys().pledgor).consentToPledge(await vault.termsHash());
+      await vault.connect(sys().securedParty).consentToPledge(await vault.termsHash());
     },
 
-    /** Pledged, exposure set, the pledgor acknowledges a default, the secured party takes exclusive control. */
+    /**
+     * Pledged, exposure set and past its dispute window (so it is enforceable), the pledgor acknowledges a default,
+     * the secured party takes exclusive control.
+     */
     async underExclusiveControl(vault: CollateralVault, exposure = USD(500_000n)) {
       const s = sys();
-      await vault.connect(s.pledgor).consentToPledge();
-      await vault.connect(s.securedParty).consentToPledge();
+      await vault.connect(s.pledgor).consentToPledge(await vault.termsHash());
+      await vault.connect(s.securedParty).consentToPledge(await vault.termsHash());
       await vault.connect(s.securedParty).setExposure(exposure);
+      await s.pastDisputeWindow();
       await vault.connect(s.pledgor).declareDefault();
       await vault.connect(s.securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("NEC"));
     },

@@ -6,6 +6,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {AgreementFactory} from "../../contracts/AgreementFactory.sol";
+import {ListingRules} from "../../contracts/interfaces/IAgreementFactory.sol";
 import {AgreementTerms, EligibilityInput} from "../../contracts/interfaces/ICollateralVault.sol";
 import {AssetKind, SequencerCheck} from "../../contracts/libraries/PriceOracle.sol";
 import {CollateralVault} from "../../contracts/vault/CollateralVault.sol";
@@ -51,6 +52,8 @@ abstract contract VaultFixture is TestBase {
             address(new DvPSettlement()),
             SequencerCheck({uptimeFeed: MockPriceFeed(address(0)), gracePeriod: 0})
         );
+        // The widest listing rules a deployment may set, so that the fuzz tests reach every bound the vault enforces.
+        factory.setListingRules(ListingRules(5_000, 5_000, 1, 1, 1, 1, 365 days));
         usd6 = new MockERC20("USD Coin", "USDC", 6);
         btc8 = new MockERC20("Wrapped BTC", "WBTC", 8);
         eth18 = new MockERC20("Wrapped Ether", "WETH", 18);
@@ -68,6 +71,7 @@ abstract contract VaultFixture is TestBase {
         t.disputeWindow = 1 days;
         t.liquidationPenaltyBps = PENALTY_BPS;
         t.maxLiquidationDiscountBps = 1_000;
+        t.appropriationPeriod = 7 days;
     }
 
     function _line(uint256 i, uint16 haircutBps, uint16 capBps) internal view returns (EligibilityInput memory) {
@@ -130,10 +134,11 @@ abstract contract VaultFixture is TestBase {
     }
 
     function _pledge(CollateralVault v) internal {
+        bytes32 terms = v.termsHash();
         vm.prank(PLEDGOR);
-        v.consentToPledge();
+        v.consentToPledge(terms);
         vm.prank(SECURED);
-        v.consentToPledge();
+        v.consentToPledge(terms);
     }
 
     function _setExposure(CollateralVault v, uint256 exposure) internal {
