@@ -499,7 +499,9 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             if (current < VaultState.ExclusiveControl) revert Unauthorized(msg.sender, securedParty);
             // The surplus never stays locked: once what is due is met (a remainder below the minimum transfer
             // amount needs no transfer, as under the CSA) or the secured party lets the appropriation period pass.
-            uint256 remaining = _amountDue - _appropriated;
+            // A resolution after the notice may have lowered the amount due below what was already taken.
+            (uint256 due, uint256 taken) = (_amountDue, _appropriated);
+            uint256 remaining = due > taken ? due - taken : 0;
             uint256 releasableAt = uint256(_lastAppropriationAt) + _terms.appropriationPeriod;
             if (remaining != 0 && remaining >= _terms.minimumTransferAmount && block.timestamp < releasableAt) {
                 revert ReleaseNotYetAllowed(msg.sender, remaining, releasableAt);
