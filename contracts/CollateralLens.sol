@@ -66,13 +66,10 @@ contract CollateralLens {
         s.enforceableExposure = vault.enforceableExposure();
         (, , s.callRequirement, s.callDelivered) = vault.marginCall();
         // As the vault's `_isCured`: the called amount delivered, or value at the lower of the call's own and today's
-        // callable requirement (figures stored saturated at 2^128 - 1 count as unknown).
-        uint256 saturated = type(uint128).max;
-        uint256 cureAt =
-            s.callRequirement == saturated ? s.callableRequirement : Math.min(s.callRequirement, s.callableRequirement);
+        // callable requirement.
         bool cured =
-            (s.callDelivered >= s.callAmount && s.callAmount != saturated) ||
-                (s.pricesValid && s.collateralValue >= cureAt);
+            s.callDelivered >= s.callAmount ||
+            (s.pricesValid && s.collateralValue >= Math.min(s.callRequirement, s.callableRequirement));
         s.cureDeadlinePassed = s.state == VaultState.MarginCall && block.timestamp > s.callDeadline && !cured;
     }
 

@@ -130,8 +130,8 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         assertTrue(v.state() == VaultState.MarginCall, "state MarginCall");
         (, , , uint256 callAmount, uint256 deadline) = v.marginState();
         if (expected >= type(uint128).max) {
-            // Beyond 3.4e20 units of base currency a call's figures are stored saturated (and cured by value only).
-            assertEq(callAmount, type(uint128).max, "saturated call amount");
+            // Beyond 3.4e20 units of base currency a shortfall is called in instalments of at most 2^128 - 1.
+            assertEq(callAmount, type(uint128).max, "the call is an instalment of 2^128 - 1");
             return;
         }
         assertEq(callAmount, expected, "call amount = shortfall rounded up");
@@ -326,6 +326,8 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         {
             uint256 value = v.collateralValue();
             liq.exposure = bound(exposure, value + 1, value * 3 + 1);
+            // A call of more than 2^128 - 1 WAD is an instalment that a smaller value cures: out of this test's scope.
+            if (liq.exposure >= type(uint128).max) return;
         }
         _setExposure(v, liq.exposure);
         vm.prank(KEEPER);

@@ -471,7 +471,8 @@ interface ICollateralVault {
     function enforceableExposure() external view returns (uint256);
 
     /// @notice The open margin call: its amount, deadline, the requirement it answered when issued, and the value
-    /// delivered against it so far (zero when no call is open).
+    /// delivered against it so far (zero when no call is open). One call's amount and requirement are at most
+    /// 2^128 - 1 WAD; a larger shortfall is called in instalments.
     function marginCall()
         external
         view

@@ -52,8 +52,6 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// ample for sound tokens, and sixteen of them fit a transaction even when every one burns its allowance.
     uint256 public constant TOP_UP_ASSET_GAS = 700_000;
 
-    uint256 private constant _SATURATED = type(uint128).max;
-
     // One slot: what nearly every call reads.
     VaultState private _state;
     bool private _pledgorConsented;
@@ -243,7 +241,9 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             _requireUnmetCallPastDeadline();
             reason = DEFAULT_BY_UNMET_MARGIN_CALL;
         } else revert Unauthorized(msg.sender, controlAgent);
-        _defaultReason = reason;
+        // A declared default (the pledgor's or the control agent's) is never recast as one on the unmet call, which
+        // a cure would end.
+        if (reason != DEFAULT_BY_UNMET_MARGIN_CALL || _defaultReason == 0) _defaultReason = reason;
         emit DefaultDeclared(msg.sender, reason);
     }
 
@@ -751,16 +751,12 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     /// @dev Whether the open call is cured at collateral value `value`: by the called amount delivered, or by the value
     /// reaching the call's own requirement (or today's callable one, when lower), whatever was marked since.
     function _isCured(uint256 value) private view returns (bool) {
-        uint256 amount = _callAmount;
-        return (_callDelivered >= amount && amount != _SATURATED) || value >= _cureRequirement();
+        return _callDelivered >= _callAmount || value >= _cureRequirement();
     }
 
-    /// @dev The value that cures the open call: its requirement at issue, or today's callable requirement if lower
-    /// (or when the requirement at issue was too large to store).
+    /// @dev The value that cures the open call: its requirement at issue, or today's callable requirement if lower.
     function _cureRequirement() private view returns (uint256) {
-        uint256 atIssue = _callRequirement;
-        uint256 callable = callableRequirement();
-        return atIssue == _SATURATED ? callable : Math.min(atIssue, callable);
+        return Math.min(_callRequirement, callableRequirement());
     }
 
     /// @dev Closes the cured call; a default it caused ends with it.
@@ -806,10 +802,10 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         return exposure + Math.mulDiv(exposure, _terms.liquidationPenaltyBps, BPS);
     }
 
-    /// @dev A call's figures beyond 2^128 - 1 WAD (3.4e20 units of base currency) are stored as this mark, and such a
-    /// call is then cured by value against today's callable requirement only.
+    /// @dev One call is for at most 2^128 - 1 WAD (3.4e20 units of base currency, beyond any real agreement): a larger
+    /// shortfall is called in instalments, the next once this one is cured.
     function _toUint128(uint256 value) private pure returns (uint128) {
-        return uint128(Math.min(value, _SATURATED));
+        return uint128(Math.min(value, type(uint128).max));
     }
 
     /// @dev Pulls `amount` of `asset` from `from` and credits it, refusing a token that delivers short. The
