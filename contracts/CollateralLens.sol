@@ -69,7 +69,7 @@ contract CollateralLens {
         // callable requirement.
         bool cured =
             s.callDelivered >= s.callAmount ||
-            (s.pricesValid && s.collateralValue >= Math.min(s.callRequirement, s.callableRequirement));
+                (s.pricesValid && s.collateralValue >= Math.min(s.callRequirement, s.callableRequirement));
         s.cureDeadlinePassed = s.state == VaultState.MarginCall && block.timestamp > s.callDeadline && !cured;
     }
 

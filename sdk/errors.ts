@@ -8,6 +8,7 @@ import {
   CollateralVault__factory,
   DvPSettlement__factory,
 } from "../types/ethers-contracts/index.js";
+import { AccessManager__factory } from "../types/ethers-contracts/factories/@openzeppelin/contracts/access/manager/AccessManager__factory.js";
 
 const STATES = ["Open", "Pledged", "MarginCall", "ExclusiveControl", "Liquidating", "Released"];
 
@@ -61,6 +62,9 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
     `the assets taken out are worth ${formatWad(a[0])} after haircut, more than the ${formatWad(a[1])} the substitute is worth`,
   "InsufficientGas(uint256,uint256)": (a) =>
     `only ${a[0]} gas was left where a token transfer needs ${a[1]}; send the transaction again with a higher gas limit`,
+  "PriceSourceFixed(address,address,address)": (a) =>
+    `on a live agreement the price source of ${a[0]} is fixed (feed ${a[1]}${a[1] === "0x0000000000000000000000000000000000000000" ? ", delisted" : ""}): ` +
+    `the secured party alone may not price it by ${a[2]} or as another kind, nor list it again once delisted`,
   "FeedUnreadable(address,address)": (a) =>
     `${a[1]} does not answer latestRoundData() as a price feed, so it cannot price ${a[0]} ` +
     `(is it the token itself, or an address without a feed?)`,
@@ -137,6 +141,30 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
   "AccessManagedRequiredDelay(address,uint32)": (a) =>
     `${a[0]} must schedule this call through the access manager and wait ${a[1]} seconds`,
   "AccessManagedInvalidAuthority(address)": (a) => `${a[0]} is not a valid access manager`,
+  // The AccessManager itself: roles act after their execution delay, scheduled first
+  "AccessManagerAlreadyScheduled(bytes32)": (a) =>
+    `operation ${a[0]} is already scheduled; execute or cancel it first`,
+  "AccessManagerNotScheduled(bytes32)": (a) =>
+    `operation ${a[0]} was not scheduled: a role with an execution delay must schedule the call first (manager.schedule) and execute it once the delay has passed`,
+  "AccessManagerNotReady(bytes32)": (a) =>
+    `operation ${a[0]} is scheduled but its execution delay has not passed yet`,
+  "AccessManagerExpired(bytes32)": (a) =>
+    `operation ${a[0]} expired before it was executed; schedule it again`,
+  "AccessManagerLockedRole(uint64)": (a) => `role ${a[0]} is locked and cannot be changed`,
+  "AccessManagerBadConfirmation()": () =>
+    "renouncing a role must be confirmed by the account that holds it",
+  "AccessManagerUnauthorizedAccount(address,uint64)": (a) =>
+    `${a[0]} does not hold role ${a[1]}, which this needs`,
+  "AccessManagerUnauthorizedCall(address,address,bytes4)": (a) =>
+    `${a[0]} may not call function ${a[2]} of ${a[1]}, not even by scheduling it`,
+  "AccessManagerUnauthorizedConsume(address)": (a) =>
+    `${a[0]} may not consume a scheduled operation`,
+  "AccessManagerUnauthorizedCancel(address,address,address,bytes4)": (a) =>
+    `${a[0]} may not cancel ${a[1]}'s scheduled call of ${a[3]} on ${a[2]}`,
+  "AccessManagerInvalidInitialAdmin(address)": (a) => `${a[0]} cannot be the initial admin`,
+  "SafeCastOverflowedUintDowncast(uint8,uint256)": (a) => `${a[1]} does not fit in ${a[0]} bits`,
+  "AddressEmptyCode(address)": (a) => `${a[0]} has no code, so the scheduled call cannot run there`,
+  "FailedCall()": () => "the scheduled call reverted without a reason",
   "EnforcedPause()": () => "the contract is paused",
   "ExpectedPause()": () => "the contract is not paused",
   "CloneArgumentsTooLong()": () => "the vault's immutable arguments are too long",
@@ -200,6 +228,7 @@ const ABIS: InterfaceAbi[] = [
   CollateralVault__factory.abi,
   AgreementFactory__factory.abi,
   DvPSettlement__factory.abi,
+  AccessManager__factory.abi,
 ];
 
 /** Every error fragment the system's contracts can revert with, by selector. */

@@ -163,8 +163,8 @@ interface ICollateralVault {
     );
     /// @notice The pledgor disputed the exposure set by the secured party; `undisputedExposure` stays callable.
     event ExposureDisputed(uint256 securedPartyExposure, uint256 pledgorExposure, uint256 undisputedExposure);
-    /// @notice While a dispute is open, `by` moved its own figure towards the other party's: the pledgor raised the
-    /// figure it admits, or the secured party lowered its mark.
+    /// @notice While a dispute is open, the pledgor (`by`) raised the figure it admits towards the secured party's mark
+    /// (the secured party narrows a dispute by marking lower with `setExposure`).
     event DisputeFigureChanged(address indexed by, uint256 securedPartyExposure, uint256 pledgorExposure);
     /// @notice The dispute was resolved by `by` at `agreedExposure`.
     event DisputeResolved(address indexed by, uint256 agreedExposure);
@@ -273,6 +273,9 @@ interface ICollateralVault {
     /// @notice Only the secured party may release yet: `remainingDue` of the amount due is still owed (at least the
     /// minimum transfer amount) and the appropriation period runs until `releasableAt`.
     error ReleaseNotYetAllowed(address caller, uint256 remainingDue, uint256 releasableAt);
+    /// @notice On a live agreement the price source of a listed asset is fixed: `asset` is priced by `feed` (zero once
+    /// delisted) and may not be priced by `proposedFeed` (or another kind) on the secured party's word alone.
+    error PriceSourceFixed(address asset, address feed, address proposedFeed);
     /// @notice `feed` does not answer `latestRoundData()` as a price feed (it is the asset itself, has no code, or
     /// returns something else).
     error FeedUnreadable(address asset, address feed);
@@ -410,8 +413,9 @@ interface ICollateralVault {
 
     /// @notice Ends or narrows the dispute, by agreement only. The control agent decides at any figure. The pledgor
     /// accepts the mark with a figure at or above it, or raises the figure it admits. The secured party accepts the
-    /// pledgor's figure (or less) with a figure at or below it, or lowers its mark. When the two figures meet, the
-    /// dispute ends there (a figure both sign). Under exclusive control a resolution can only lower the amount due.
+    /// pledgor's figure (or less) with a figure at or below it; to narrow the dispute it marks lower with
+    /// `setExposure`. When the two figures meet, the dispute ends there (a figure both sign). Under exclusive control
+    /// a resolution can only lower the amount due.
     /// @dev Reverts `InvalidResolution` for anyone else, for the pledgor lowering its figure and for the secured
     /// party raising its mark.
     /// @param agreedExposure The figure the caller agrees to.
@@ -443,14 +447,17 @@ interface ICollateralVault {
     /// @notice The agreement ends and every accounted asset returns to the pledgor. The secured party may release at
     /// any time after the pledge; under exclusive control anyone may too (the pledgor, or a keeper on its behalf)
     /// once what is still due is below the minimum transfer amount, or once the appropriation period has passed
-    /// since the notice or the last appropriation. Never paused.
+    /// since the notice or the last appropriation, and at the latest two appropriation periods after the notice.
+    /// Never paused.
     function release() external;
 
     // ---------------------------------------------------------------- schedule
 
     /// @notice The secured party lists, changes or delists (`feed` zero) an asset. Before the pledge, and for
     /// listings and loosenings, the change takes effect at once; a tightening of the live schedule takes effect
-    /// after the agreement's notice period.
+    /// after the agreement's notice period. On a live agreement the price source (feed and kind) of an asset listed
+    /// before cannot change, nor can a delisted asset be listed again (`PriceSourceFixed`): the secured party could
+    /// otherwise value the pledgor's collateral, and what it appropriates, at a price of its own choosing.
     /// @param input The new schedule line.
     function changeEligibility(EligibilityInput calldata input) external;
 

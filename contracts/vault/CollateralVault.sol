@@ -60,7 +60,8 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
     bool private _disputed;
     uint40 private _exposureSetAt;
     uint40 private _callDeadline;
-    /// @dev Under exclusive control: when the notice was delivered or value was last taken.
+    /// @dev Under exclusive control: when the notice was delivered, and when value was last taken.
+    uint40 private _noticedAt;
     uint40 private _lastAppropriationAt;
 
     uint256 private _exposure;
@@ -266,6 +267,7 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
         _clearCall();
         _noticeHash = documentHash;
         _amountDue = _dueAt(enforceableExposure());
+        _noticedAt = uint40(block.timestamp);
         _lastAppropriationAt = uint40(block.timestamp);
         emit NoticeOfExclusiveControlDelivered(msg.sender, documentHash);
         _moveTo(VaultState.ExclusiveControl);
@@ -502,7 +504,10 @@ contract CollateralVault is EligibilitySchedule, Initializable, ReentrancyGuardT
             // A resolution after the notice may have lowered the amount due below what was already taken.
             (uint256 due, uint256 taken) = (_amountDue, _appropriated);
             uint256 remaining = due > taken ? due - taken : 0;
-            uint256 releasableAt = uint256(_lastAppropriationAt) + _terms.appropriationPeriod;
+            // Each appropriation restarts the period, but dust taken now and then cannot hold the surplus for ever: it
+            // is releasable two periods after the notice at the latest.
+            uint256 period = _terms.appropriationPeriod;
+            uint256 releasableAt = Math.min(uint256(_lastAppropriationAt) + period, uint256(_noticedAt) + 2 * period);
             if (remaining != 0 && remaining >= _terms.minimumTransferAmount && block.timestamp < releasableAt) {
                 revert ReleaseNotYetAllowed(msg.sender, remaining, releasableAt);
             }

@@ -70,7 +70,16 @@ abstract contract EligibilitySchedule is ICollateralVault {
         _applyMatured(input.asset);
         EligibleAsset memory next = _toEntry(input);
         EligibleAsset memory current = _schedule[input.asset];
-        if (address(current.feed) == address(0) && !_isListed(input.asset)) _list(input.asset);
+        bool listedBefore = address(current.feed) != address(0) || _isListed(input.asset);
+        // The price source of a live line is agreed collateral terms: the secured party alone may not swap the feed
+        // or the kind (nor delist and relist) to have the pledgor's collateral valued at a price of its choosing.
+        if (
+            live &&
+            listedBefore &&
+            (address(next.feed) != address(0)) &&
+            (next.feed != current.feed || next.kind != current.kind)
+        ) revert PriceSourceFixed(input.asset, address(current.feed), address(next.feed));
+        if (!listedBefore) _list(input.asset);
         _scheduleVersion++;
         if (live && _tightens(current, next)) {
             uint40 effectiveAt = uint40(block.timestamp + noticePeriod);
