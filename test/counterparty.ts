@@ -227,6 +227,26 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
     return vault;
   }
 
+  /** The factory's own `openAgreement` for the pledgor and the secured party, without a control agent, by `creator`. */
+  const openWithoutAgent = (
+    creator: System["pledgor"],
+    terms: Terms,
+    salt: string,
+    schedule: EligibilityLine[] = sys.schedule,
+    overrides: Partial<TxOverrides> = {},
+  ) =>
+    sys.factory
+      .connect(creator)
+      .openAgreement(
+        sys.pledgor.address,
+        sys.securedParty.address,
+        ZERO,
+        terms,
+        schedule,
+        salt,
+        overrides,
+      );
+
   const tbillAddress = () => sys.tbill.getAddress();
   const stableAddress = () => sys.stable.getAddress();
   const agentOf = (withAgent: boolean) => (withAgent ? sys.controlAgent.address : ZERO);
@@ -1453,18 +1473,7 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       it(`attack 10, nonsense terms: ${what} is refused at open with TermOutOfRange(${error.join(", ")}) (rule: terms within the listing rules)`, async function () {
         const terms = { ...defaultTerms, ...change };
         const count = await sys.factory.agreementCount();
-        await expect(
-          sys.factory
-            .connect(sys.pledgor)
-            .openAgreement(
-              sys.pledgor.address,
-              sys.securedParty.address,
-              ZERO,
-              terms,
-              sys.schedule,
-              ethersLib.id(what),
-            ),
-        )
+        await expect(openWithoutAgent(sys.pledgor, terms, ethersLib.id(what)))
           .to.be.revertedWithCustomError(sys.factory, "TermOutOfRange")
           .withArgs(...error);
         await expect(sys.factory.checkTerms(terms))
@@ -1489,17 +1498,7 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       expect((await vault.terms()).disputeWindow).to.equal(3_600n);
       await sys.factory.checkTerms({ ...defaultTerms, appropriationPeriod: 90n * ONE_DAY });
 
-      const open = (terms: Terms) =>
-        sys.factory
-          .connect(sys.pledgor)
-          .openAgreement(
-            sys.pledgor.address,
-            sys.securedParty.address,
-            ZERO,
-            terms,
-            sys.schedule,
-            ethersLib.id("x"),
-          );
+      const open = (terms: Terms) => openWithoutAgent(sys.pledgor, terms, ethersLib.id("x"));
       const discount = await sdkError(
         open({ ...defaultTerms, maxLiquidationDiscountBps: 10_001n }),
       );
@@ -1519,16 +1518,12 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       const asOwnFeed = { ...line, feed: tbill };
       const eoaFeed = { ...line, feed: sys.outsider.address };
       const open = (schedule: EligibilityLine[]) =>
-        sys.factory
-          .connect(sys.pledgor)
-          .openAgreement(
-            sys.pledgor.address,
-            sys.securedParty.address,
-            ZERO,
-            defaultTerms,
-            schedule,
-            ethersLib.id(`feed-${Math.random()}`),
-          );
+        openWithoutAgent(
+          sys.pledgor,
+          defaultTerms,
+          ethersLib.id(`feed-${Math.random()}`),
+          schedule,
+        );
       for (const bad of [asOwnFeed, eoaFeed]) {
         await expect(open([bad, ...sys.schedule.slice(1)]))
           .to.be.revertedWithCustomError(sys.implementation, "FeedUnreadable")
@@ -1703,16 +1698,7 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
         .withArgs(sys.guardian.address);
       expect(await sys.factory.paused()).to.equal(true);
       await expect(
-        sys.factory
-          .connect(sys.pledgor)
-          .openAgreement(
-            sys.pledgor.address,
-            sys.securedParty.address,
-            ZERO,
-            defaultTerms,
-            sys.schedule,
-            ethersLib.id("p"),
-          ),
+        openWithoutAgent(sys.pledgor, defaultTerms, ethersLib.id("p")),
       ).to.be.revertedWithCustomError(sys.factory, "FactoryPaused");
       await expect(sys.factory.connect(sys.admin).unpause())
         .to.be.revertedWithCustomError(sys.factory, "AccessManagedUnauthorized")
@@ -1878,16 +1864,7 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       expect(new Set([announced, bySecuredParty, byOutsider]).size).to.equal(3);
 
       const open = (creator: typeof sys.pledgor, terms: Terms) =>
-        sys.factory
-          .connect(creator)
-          .openAgreement(
-            sys.pledgor.address,
-            sys.securedParty.address,
-            ZERO,
-            terms,
-            sys.schedule,
-            salt,
-          );
+        openWithoutAgent(creator, terms, salt);
       await expect(open(sys.outsider, defaultTerms))
         .to.be.revertedWithCustomError(sys.factory, "CreatorNotAParty")
         .withArgs(sys.outsider.address);
@@ -1895,30 +1872,8 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       // The secured party sees the pledgor's open in the mempool and front-runs it with harsher terms.
       const harsh = { ...defaultTerms, liquidationPenaltyBps: 2_000n };
       const { outcomes } = await oneBlock([
-        (o) =>
-          sys.factory
-            .connect(sys.securedParty)
-            .openAgreement(
-              sys.pledgor.address,
-              sys.securedParty.address,
-              ZERO,
-              harsh,
-              sys.schedule,
-              salt,
-              o,
-            ),
-        (o) =>
-          sys.factory
-            .connect(sys.pledgor)
-            .openAgreement(
-              sys.pledgor.address,
-              sys.securedParty.address,
-              ZERO,
-              defaultTerms,
-              sys.schedule,
-              salt,
-              o,
-            ),
+        (o) => openWithoutAgent(sys.securedParty, harsh, salt, sys.schedule, o),
+        (o) => openWithoutAgent(sys.pledgor, defaultTerms, salt, sys.schedule, o),
       ]);
       expect(outcomes).to.deep.equal([["ok"], ["ok"]]);
       expect(await sys.factory.isVault(announced)).to.equal(true);
@@ -1944,29 +1899,9 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
         ZERO,
         salt,
       );
-      await sys.factory
-        .connect(sys.securedParty)
-        .openAgreement(
-          sys.pledgor.address,
-          sys.securedParty.address,
-          ZERO,
-          defaultTerms,
-          sys.schedule,
-          salt,
-        );
+      await openWithoutAgent(sys.securedParty, defaultTerms, salt);
       expect(await sys.ethers.provider.getCode(announced)).to.equal("0x");
-      await expect(
-        sys.factory
-          .connect(sys.pledgor)
-          .openAgreement(
-            sys.pledgor.address,
-            sys.securedParty.address,
-            ZERO,
-            defaultTerms,
-            sys.schedule,
-            salt,
-          ),
-      )
+      await expect(openWithoutAgent(sys.pledgor, defaultTerms, salt))
         .to.emit(sys.factory, "AgreementOpened")
         .withArgs(
           announced,

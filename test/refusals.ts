@@ -455,27 +455,38 @@ describe("Refusals", function () {
         .withArgs(tbill, sys.pledgor.address, TBILL(100_000n), TBILL(900_000n));
     });
 
-    it("changeEligibility relists an asset whose delisting has matured: applied at once as a new listing, not queued, and listed once", async function () {
+    it("changeEligibility relists a delisted asset at once before the pledge (listed once); on a live agreement, once the delisting has matured, relisting is PriceSourceFixed", async function () {
       const vault = await postedVault();
-      await pledge(vault);
       const bond = await sys.bond.getAddress();
-      const listed = await vault.listedAssets();
-      await vault
-        .connect(sys.securedParty)
-        .changeEligibility({ ...sys.schedule[2], feed: ethersLib.ZeroAddress });
-      const [, effectiveAt] = await vault.pendingEligibility(bond);
-      await sys.networkHelpers.time.increaseTo(effectiveAt);
+      const listed = [...(await vault.listedAssets())];
+      const sp = vault.connect(sys.securedParty);
+      // Before the pledge: the delisting and the relisting both apply at once.
+      await sp.changeEligibility({ ...sys.schedule[2], feed: ethersLib.ZeroAddress });
       expect((await vault.eligibility(bond)).feed).to.equal(ethersLib.ZeroAddress);
-
-      const relist = vault.connect(sys.securedParty).changeEligibility(sys.schedule[2]);
+      const relist = sp.changeEligibility(sys.schedule[2]);
       await expect(relist).to.emit(vault, "EligibilityChanged");
       await expect(relist).not.to.emit(vault, "EligibilityChangeQueued");
       const line = await vault.eligibility(bond);
       expect(line.feed).to.equal(await sys.bondFeed.getAddress());
       expect(line.haircutBps).to.equal(1_000n);
-      const [pending, pendingAt] = await vault.pendingEligibility(bond);
-      expect(pendingAt).to.equal(0n);
-      expect(pending.feed).to.equal(ethersLib.ZeroAddress);
+      expect(await vault.listedAssets()).to.deep.equal(listed);
+
+      // Live: a new asset is listed at once (a listing is no tightening).
+      await pledge(vault);
+      const fresh = await deploy<MockERC20>("MockERC20", ["Fresh", "FRESH", 18]);
+      const listing = sp.changeEligibility(await sys.line(fresh, sys.stableFeed, 0n));
+      await expect(listing).to.emit(vault, "EligibilityChanged");
+      await expect(listing).not.to.emit(vault, "EligibilityChangeQueued");
+      listed.push(await fresh.getAddress());
+      expect(await vault.listedAssets()).to.deep.equal(listed);
+      // The delisting waits out the notice period, and the asset cannot be listed again after it.
+      await sp.changeEligibility({ ...sys.schedule[2], feed: ethersLib.ZeroAddress });
+      const [, effectiveAt] = await vault.pendingEligibility(bond);
+      await sys.networkHelpers.time.increaseTo(effectiveAt);
+      expect((await vault.eligibility(bond)).feed).to.equal(ethersLib.ZeroAddress);
+      await expect(sp.changeEligibility(sys.schedule[2]))
+        .to.be.revertedWithCustomError(vault, "PriceSourceFixed")
+        .withArgs(bond, ethersLib.ZeroAddress, await sys.bondFeed.getAddress());
       expect(await vault.listedAssets()).to.deep.equal(listed);
     });
   });

@@ -121,7 +121,8 @@ abstract contract EligibilitySchedule is ICollateralVault {
     function _toEntry(EligibilityInput calldata input) internal view virtual returns (EligibleAsset memory);
 
     /// @dev A change tightens unless it only lowers the haircut, raises the cap, or lists a new asset:
-    /// anything else (delisting, a new feed or kind, a shorter price age, narrower bounds) waits out the notice.
+    /// anything else (delisting, a shorter price age, narrower bounds) waits out the notice. (A new feed or kind of a
+    /// live line is refused before this is asked; the comparisons stay as the rule's statement.)
     function _tightens(EligibleAsset memory current, EligibleAsset memory next) private pure returns (bool) {
         if (address(current.feed) == address(0)) return false; // a listing
         if (address(next.feed) == address(0)) return true; // a delisting
