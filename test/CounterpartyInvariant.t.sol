@@ -400,11 +400,13 @@ contract CounterpartyHandler is TestBase {
         bool underControl = s == VaultState.ExclusiveControl || s == VaultState.Liquidating;
         uint256 period = v.terms().appropriationPeriod;
         bool restMet = rest == 0 || rest < v.terms().minimumTransferAmount;
+        // The period restarts with each appropriation, but ends two periods after the notice at the latest.
+        uint256 releasableAt = Math.min(g.lastAppropriationAt + period, g.noticedAt + 2 * period);
         bool allowed =
             s != VaultState.Open &&
                 s != VaultState.Released &&
-                (by == SECURED || (underControl && (restMet || currentTime > g.lastAppropriationAt + period)));
-        bool forbidden = by != SECURED && (!underControl || (!restMet && currentTime < g.lastAppropriationAt + period));
+                (by == SECURED || (underControl && (restMet || currentTime > releasableAt)));
+        bool forbidden = by != SECURED && (!underControl || (!restMet && currentTime < releasableAt));
         vm.prank(by);
         try v.release() {
             g.released = true;
