@@ -1415,6 +1415,35 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       ]);
       expect(await vault.collateralValue()).to.equal(USD(1_198_000n));
     });
+    it("attack 9, top-up under concentration caps: a source that allows nothing adds nothing; the call stays open with nothing counted as delivered (rule: only what arrives counts)", async function () {
+      const vault = await pledged({ exposure: USD(1_200_000n), schedule: await cappedSchedule() });
+      const stable = await stableAddress();
+      // The treasury holds the stablecoin but has approved nothing.
+      await sys.stable.mint(sys.admin.address, STABLE(200_000n));
+      await vault
+        .connect(sys.pledgor)
+        .configureTopUp(sys.admin.address, [stable], [STABLE(200_000n)]);
+      await vault.connect(sys.outsider).issueMarginCall();
+      expect(await vault.state()).to.equal(VaultState.MarginCall);
+      const [amount, , , delivered] = await vault.marginCall();
+      expect([amount, delivered]).to.deep.equal([USD(122_000n), 0n]);
+    });
+
+    it("attack 9, a delivery worth nothing: bonds listed at a 100% haircut, deposited during the call, go in but count nothing as delivered, and the call stays open (rule: each delivery counts at its value after haircuts)", async function () {
+      const schedule = [
+        await sys.line(sys.tbill, sys.tbillFeed, 200n),
+        await sys.line(sys.bond, sys.bondFeed, 10_000n),
+      ];
+      const vault = await pledged({ exposure: USD(1_200_000n), schedule });
+      await call(vault);
+      const bond = await sys.bond.getAddress();
+      await sys.fund(sys.bond, sys.pledgor, vault, BOND(10_000n));
+      await vault.connect(sys.pledgor).deposit(bond, BOND(10_000n));
+      expect(await vault.balanceOf(bond)).to.equal(BOND(10_000n));
+      const [amount, , , delivered] = await vault.marginCall();
+      expect([amount, delivered]).to.deep.equal([USD(122_000n), 0n]);
+      expect(await vault.state()).to.equal(VaultState.MarginCall);
+    });
   });
 
   // ------------------------------------------------------------------------------------------------ attack 10
