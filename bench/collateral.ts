@@ -18,6 +18,7 @@ import type { HardhatEthers, HardhatEthersSigner } from "@nomicfoundation/hardha
 
 import { erc20Leg, signSettlement, type Settlement } from "../test/helpers/dvp.js";
 import {
+  benchTerms,
   deployOurs,
   deployRaw,
   gasOf,
@@ -248,6 +249,12 @@ async function benchOurs(
       [{ token: collateral, amount: 200_000n * WAD }],
       100_000n * WAD,
     );
+    // The mark becomes enforceable (part of the amount due) once its dispute window has passed; feeds republished.
+    await ethers.provider.send("evm_increaseTime", [Number(benchTerms.disputeWindow) + 1]);
+    for (const { feed: address } of liquidationSchedule) {
+      const priced = await ethers.getContractAt("MockPriceFeed", address);
+      await (await priced.setAnswer(await priced.answer())).wait();
+    }
     await (await v.connect(pledgor).declareDefault()).wait();
     await (
       await v.connect(securedParty).deliverNoticeOfExclusiveControl(ethersLib.id("notice"))
