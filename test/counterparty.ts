@@ -74,16 +74,8 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
 
   const now = async () => BigInt(await sys.networkHelpers.time.latest());
 
-  async function refreshFeeds() {
-    for (const feed of [sys.tbillFeed, sys.stableFeed, sys.bondFeed])
-      await feed.setAnswer(await feed.answer());
-  }
-
-  /** Moves time by `seconds` and republishes every feed (maxPriceAge is one day). */
-  async function advance(seconds: bigint) {
-    await sys.networkHelpers.time.increase(seconds);
-    await refreshFeeds();
-  }
+  const refreshFeeds = () => sys.refreshFeeds();
+  const advance = (seconds: bigint) => sys.advance(seconds);
 
   /** Moves time to `timestamp` (a block is mined there) and republishes every feed. */
   async function advanceTo(timestamp: bigint) {

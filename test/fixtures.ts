@@ -166,13 +166,23 @@ export async function deploySystem() {
     await token.connect(holder).approve(await spender.getAddress(), amount);
   }
 
+  /** Republishes every feed at its current answer, so prices stay fresh after time moves. */
+  async function refreshFeeds() {
+    for (const feed of [tbillFeed, stableFeed, bondFeed]) await feed.setAnswer(await feed.answer());
+  }
+
+  /** Moves time by `seconds` and republishes every feed (their maximum price age is one day). */
+  async function advance(seconds: bigint) {
+    await networkHelpers.time.increase(seconds);
+    await refreshFeeds();
+  }
+
   /**
    * Lets the latest mark's dispute window (one day in `defaultTerms`) pass, so the mark becomes enforceable, and
    * republishes every feed so prices stay fresh.
    */
   async function pastDisputeWindow(seconds = ONE_DAY + 1n) {
-    await networkHelpers.time.increase(seconds);
-    for (const feed of [tbillFeed, stableFeed, bondFeed]) await feed.setAnswer(await feed.answer());
+    await advance(seconds);
   }
 
   return {
@@ -201,6 +211,8 @@ export async function deploySystem() {
     line,
     openAgreement,
     fund,
+    refreshFeeds,
+    advance,
     pastDisputeWindow,
   };
 }
