@@ -22,11 +22,14 @@ const compiler = (runs: number) => ({
   },
 });
 
+const coverageRun = process.argv.includes("--coverage");
+
 const buildProfile = {
   compilers: [compiler(10_000)],
   overrides: {
-    // The vault implementation carries the whole margin engine; optimising it for 200 runs keeps it under
-    // the 24 KiB code-size limit (EIP-170) at a cost of a few hundred gas per call.
+    // The vault implementation carries custody, the lock states and the margin engine; optimising it for 200 runs
+    // keeps it under the 24 KiB code-size limit (EIP-170) at a cost of a few hundred gas per call. The Solidity
+    // tests deploy this artifact (`vm.getCode`), so they run the bytecode that ships and never compile it again.
     "contracts/vault/CollateralVault.sol": compiler(200),
   },
 };
@@ -122,6 +125,14 @@ const collateralTasks = [
 
 export default defineConfig({
   plugins: [hardhatToolboxMochaEthers],
+  paths: {
+    // The product and its test doubles under contracts/; the bench's own scaffolding beside the bench.
+    sources: { solidity: ["contracts", "bench/contracts"] },
+    // A coverage run (`--coverage`) compiles instrumented bytecode: it keeps its own artifacts and compile cache,
+    // so that it never overwrites the normal build and `npm test`'s uninstrumented pass recompiles nothing.
+    artifacts: coverageRun ? "cache/coverage/artifacts" : "artifacts",
+    cache: coverageRun ? "cache/coverage" : "cache",
+  },
   tasks: collateralTasks,
   solidity: {
     profiles: {

@@ -36,9 +36,9 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
   "ZeroAmount()": () => "the amount is zero",
   "ZeroAddress()": () => "a destination is the zero address",
   "ShortDelivery(address,uint256,uint256)": (a) =>
-    `token ${a[0]} delivered ${a[2]} where ${a[1]} was asked (a fee on transfer or a short delivery)`,
+    `token ${a[0]} delivered ${a[1]} where ${a[2]} was asked (a fee on transfer or a short delivery)`,
   "InsufficientCollateral(address,uint256,uint256)": (a) =>
-    `asked for ${a[1]} of ${a[0]}, and the vault accounts for only ${a[2]}`,
+    `the vault accounts for only ${a[1]} of ${a[0]}, and ${a[2]} was asked`,
   "WithdrawalBreachesRequirement(uint256,uint256)": (a) =>
     `collateral value would be ${formatWad(a[0])}, below the requirement of ${formatWad(a[1])}`,
   "ConsentExpired(uint256,uint256)": (a) =>
@@ -51,11 +51,11 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
     `${a[0]} assets exceed the most an agreement may list (${a[1]})`,
   "InvalidBps(uint256,uint256)": (a) =>
     `haircut ${a[0]} bps or concentration cap ${a[1]} bps is outside 0..10,000 (a cap must be above 0)`,
-  "UnsupportedDecimals(address,uint256)": (a) =>
+  "DecimalsUnsupported(address,uint256)": (a) =>
     `${a[0]} has ${a[1]} decimals; at most 36 are supported`,
   "AppropriationExceedsAmountDue(uint256,uint256)": (a) =>
     `the secured party would have taken ${formatWad(a[0])}, beyond the ${formatWad(a[1])} due (exposure plus penalty)`,
-  "Paused()": () => "new risk is paused by the guardian",
+  "NewRiskPaused()": () => "new risk is paused by the guardian",
   "MarginCallNotMet(uint256,uint256)": (a) =>
     `the margin call is still unmet: collateral worth ${formatWad(a[0])} after haircuts against a requirement of ${formatWad(a[1])}`,
   "SubstitutionExceedsValue(uint256,uint256)": (a) =>
@@ -175,7 +175,7 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
   "TooFewLegs(uint256)": (a) => `a settlement needs at least two legs; it has ${a[0]}`,
   "SettlementExpired(uint256,uint256)": (a) =>
     `the settlement expired at ${t(a[0])} (now ${t(a[1])})`,
-  "ZeroAmount(uint256)": (a) => `leg ${a[0]} has a zero amount`,
+  "LegAmountZero(uint256)": (a) => `leg ${a[0]} has a zero amount`,
   "InvalidERC721Amount(uint256,uint256)": (a) =>
     `leg ${a[0]} moves an ERC-721 with amount ${a[1]}; it must be 1`,
   "UnexpectedTokenId(uint256,uint256)": (a) =>
@@ -197,8 +197,8 @@ export const ERROR_MESSAGES: Record<string, Describe> = {
     `the contract wallet ${a[0]} did not accept the signature`,
   "BalanceUnreadable(uint256,address)": (a) =>
     `leg ${a[0]}'s token ${a[1]} did not answer balanceOf`,
-  "ShortDelivery(uint256,uint256,uint256)": (a) =>
-    `leg ${a[0]}'s receiver got ${a[2]} instead of ${a[1]} (a fee on transfer or a short delivery)`,
+  "LegDeliveredShort(uint256,uint256,uint256)": (a) =>
+    `leg ${a[0]}'s receiver got ${a[1]} instead of ${a[2]} (a fee on transfer or a short delivery)`,
   "ReceiverIsSettlement(uint256)": (a) => `leg ${a[0]} delivers to the settlement contract itself`,
   // OpenZeppelin internals that can surface
   "ReentrancyGuardReentrantCall()": () => "a reentrant call was refused",

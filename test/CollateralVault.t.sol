@@ -6,19 +6,16 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IAgreementFactory} from "../contracts/interfaces/IAgreementFactory.sol";
-import {
-    AgreementTerms,
-    EligibilityInput,
-    EligibleAsset,
-    ICollateralVault,
-    VaultState
-} from "../contracts/interfaces/ICollateralVault.sol";
+import {IMarginEngine} from "../contracts/interfaces/IMarginEngine.sol";
+import {ICollateralLedger} from "../contracts/interfaces/ICollateralLedger.sol";
+import {IAgreementState} from "../contracts/interfaces/IAgreementState.sol";
+import {ICollateralVault} from "../contracts/interfaces/ICollateralVault.sol";
+import {AgreementTerms, EligibilityInput, EligibleAsset, VaultState} from "../contracts/types/AgreementTypes.sol";
 import {AssetKind} from "../contracts/libraries/PriceOracle.sol";
-import {CollateralVault} from "../contracts/vault/CollateralVault.sol";
-import {FeeOnTransferToken} from "../contracts/mocks/FeeOnTransferToken.sol";
-import {MockERC20} from "../contracts/mocks/MockERC20.sol";
-import {MockERC4626} from "../contracts/mocks/MockERC4626.sol";
-import {MockPriceFeed} from "../contracts/mocks/MockPriceFeed.sol";
+import {FeeOnTransferToken} from "../contracts/mocks/hostile/FeeOnTransferToken.sol";
+import {MockERC20} from "../contracts/mocks/doubles/MockERC20.sol";
+import {MockERC4626} from "../contracts/mocks/doubles/MockERC4626.sol";
+import {MockPriceFeed} from "../contracts/mocks/doubles/MockPriceFeed.sol";
 
 import {TestBase} from "./utils/Vm.sol";
 import {VaultFixture} from "./utils/VaultFixture.sol";
@@ -35,7 +32,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// @notice Random deposits, withdrawals and donations of the four assets, in an Open or a Pledged vault (no
     /// requirement): after every step the accounted balance equals the holdings minus what was donated.
     function testFuzz_NothingLost_DepositWithdraw(uint256 seed, bool pledged) public {
-        CollateralVault v = _openDefault(1);
+        ICollateralVault v = _openDefault(1);
         if (pledged) _pledge(v);
         uint256[4] memory donated;
         for (uint256 step; step < 12; ++step) {
@@ -74,8 +71,8 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// withdrawal, default, exclusive control with instructed transfers, release) leaves agreement B's state,
     /// accounted balances, holdings, requirement and value untouched.
     function testFuzz_Segregation(uint256 seed, uint256 exposureA, bool releaseA) public {
-        CollateralVault a = _openDefault(1);
-        CollateralVault b = _openDefault(2);
+        ICollateralVault a = _openDefault(1);
+        ICollateralVault b = _openDefault(2);
         for (uint256 i; i < 4; ++i) {
             _deposit(a, i, bound(uint256(keccak256(abi.encode(seed, "a", i))), 1, 1e24));
             _deposit(b, i, bound(uint256(keccak256(abi.encode(seed, "b", i))), 1, 1e24));
@@ -133,7 +130,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     }
 
     function _assertUnchanged(
-        CollateralVault b,
+        ICollateralVault b,
         uint256[4] memory balances,
         uint256[4] memory held,
         uint256 requirement,
@@ -162,7 +159,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
         uint256 exposure,
         uint256 elapsed
     ) public {
-        CollateralVault v = _openDefault(1);
+        ICollateralVault v = _openDefault(1);
         for (uint256 i; i < 4; ++i) _deposit(v, i, 10 ** (6 + i * 3));
         _pledge(v);
         exposure = bound(exposure, 1, v.collateralValue() * 2);
@@ -182,49 +179,47 @@ contract CollateralVaultFuzzTest is VaultFixture {
         uint256[4] memory held = _held(address(v));
 
         if (to == address(0)) {
-            vm.expectRevert(abi.encodeWithSelector(ICollateralVault.ZeroAddress.selector));
+            vm.expectRevert(abi.encodeWithSelector(IAgreementState.ZeroAddress.selector));
         } else if (amount == 0) {
-            vm.expectRevert(abi.encodeWithSelector(ICollateralVault.ZeroAmount.selector));
+            vm.expectRevert(abi.encodeWithSelector(IAgreementState.ZeroAmount.selector));
         } else {
-            vm.expectRevert(
-                abi.encodeWithSelector(ICollateralVault.InvalidState.selector, VaultState.ExclusiveControl)
-            );
+            vm.expectRevert(abi.encodeWithSelector(IAgreementState.InvalidState.selector, VaultState.ExclusiveControl));
         }
         vm.prank(PLEDGOR);
         v.withdraw(asset, amount, to);
 
         // The bounded, likely-to-succeed form of the same attempt.
         uint256 k = assetSeed % 4;
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.InvalidState.selector, VaultState.ExclusiveControl));
+        vm.expectRevert(abi.encodeWithSelector(IAgreementState.InvalidState.selector, VaultState.ExclusiveControl));
         vm.prank(PLEDGOR);
         v.withdraw(assets[k], bound(amount, 1, balances[k]), PLEDGOR);
 
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Unauthorized.selector, PLEDGOR, SECURED));
+        vm.expectRevert(abi.encodeWithSelector(IAgreementState.Unauthorized.selector, PLEDGOR, SECURED));
         vm.prank(PLEDGOR);
         v.instructTransfer(assets[k], bound(amount, 1, balances[k]), PLEDGOR);
 
         vm.expectRevert(
-            abi.encodeWithSelector(ICollateralVault.ReleaseNotYetAllowed.selector, PLEDGOR, amountDue, releasableAt)
+            abi.encodeWithSelector(IMarginEngine.ReleaseNotYetAllowed.selector, PLEDGOR, amountDue, releasableAt)
         );
         vm.prank(PLEDGOR);
         v.release();
 
         EligibilityInput memory delist = _line(k, 0, uint16(BPS));
         delist.feed = MockPriceFeed(address(0));
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Unauthorized.selector, PLEDGOR, SECURED));
+        vm.expectRevert(abi.encodeWithSelector(IAgreementState.Unauthorized.selector, PLEDGOR, SECURED));
         vm.prank(PLEDGOR);
         v.changeEligibility(delist);
 
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Unauthorized.selector, PLEDGOR, SECURED));
+        vm.expectRevert(abi.encodeWithSelector(IAgreementState.Unauthorized.selector, PLEDGOR, SECURED));
         vm.prank(PLEDGOR);
         v.setExposure(0);
 
         bytes32 terms = v.termsHash();
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.InvalidState.selector, VaultState.ExclusiveControl));
+        vm.expectRevert(abi.encodeWithSelector(IAgreementState.InvalidState.selector, VaultState.ExclusiveControl));
         vm.prank(PLEDGOR);
         v.consentToPledge(terms);
 
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.InvalidState.selector, VaultState.ExclusiveControl));
+        vm.expectRevert(abi.encodeWithSelector(IAgreementState.InvalidState.selector, VaultState.ExclusiveControl));
         vm.prank(PLEDGOR);
         v.declareDefault();
 
@@ -248,7 +243,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
         uint256 amount,
         uint256 staleBy
     ) public {
-        CollateralVault v;
+        ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
             t.threshold = uint128(bound(seed >> 1, 0, 1e24) * ((seed >> 100) % 2));
@@ -323,7 +318,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// while prices move: the value moved out (at the oracle price when it moved) never exceeds exposure plus
     /// the penalty, and a transfer is refused exactly when it would go beyond.
     function testFuzz_BoundedAppropriation(uint256 seed, uint256 exposure, uint256 penaltyBps) public {
-        CollateralVault v;
+        ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
             t.liquidationPenaltyBps = uint16(bound(penaltyBps, 0, 5_000));
@@ -359,7 +354,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
             if (moved + value > amountDue) {
                 vm.expectRevert(
                     abi.encodeWithSelector(
-                        ICollateralVault.AppropriationExceedsAmountDue.selector,
+                        IMarginEngine.AppropriationExceedsAmountDue.selector,
                         moved + value,
                         amountDue
                     )
@@ -386,8 +381,8 @@ contract CollateralVaultFuzzTest is VaultFixture {
         uint256 exposure,
         uint256 withdrawAmount
     ) public {
-        CollateralVault v = _openDefault(1);
-        CollateralVault other = _openDefault(2);
+        ICollateralVault v = _openDefault(1);
+        ICollateralVault other = _openDefault(2);
         usdAmount = bound(usdAmount, 1e6, 1e18);
         ethAmount = bound(ethAmount, 1, 1e27);
         _deposit(v, 0, usdAmount);
@@ -412,13 +407,13 @@ contract CollateralVaultFuzzTest is VaultFixture {
         assertEq(eth18.balanceOf(PLEDGOR), withdrawAmount + ethAmount, "open vault withdrawn while paused");
 
         bytes32 otherTerms = other.termsHash();
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Paused.selector));
+        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.NewRiskPaused.selector));
         vm.prank(PLEDGOR);
         other.consentToPledge(otherTerms);
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Paused.selector));
+        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.NewRiskPaused.selector));
         vm.prank(SECURED);
         other.consentToPledge(otherTerms);
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.Paused.selector));
+        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.NewRiskPaused.selector));
         vm.prank(SECURED);
         other.pledgeWithSignature(block.timestamp, "");
         vm.expectRevert(abi.encodeWithSelector(IAgreementFactory.FactoryPaused.selector));
@@ -443,7 +438,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
         FeeOnTransferToken fot = new FeeOnTransferToken(feeBps);
         // At least one unit of fee.
         amount = bound(amount, Math.ceilDiv(BPS, feeBps), 1e30);
-        CollateralVault v = _open(bytes32(0), _terms(), _fotSchedule(fot));
+        ICollateralVault v = _open(bytes32(0), _terms(), _fotSchedule(fot));
         if (pledged) _pledge(v);
 
         fot.mint(PLEDGOR, amount);
@@ -451,7 +446,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
         fot.approve(address(v), amount);
         uint256 received = amount - (amount * feeBps) / BPS;
         vm.expectRevert(
-            abi.encodeWithSelector(ICollateralVault.ShortDelivery.selector, address(fot), amount, received)
+            abi.encodeWithSelector(ICollateralLedger.ShortDelivery.selector, address(fot), received, amount)
         );
         vm.prank(PLEDGOR);
         v.deposit(address(fot), amount);
@@ -468,7 +463,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// 10,000 deposit, which was credited in full; it now compares the balance before and after.
     function testRegression_ShortDeliveryMaskedByDonation() public {
         FeeOnTransferToken fot = new FeeOnTransferToken(100); // 1%
-        CollateralVault v = _open(bytes32(0), _terms(), _fotSchedule(fot));
+        ICollateralVault v = _open(bytes32(0), _terms(), _fotSchedule(fot));
         // Anyone sends 1,000 units straight to the vault (it receives 990): a donation, not accounted.
         fot.mint(RECEIVER, 1_000);
         vm.prank(RECEIVER);
@@ -477,7 +472,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
         fot.mint(PLEDGOR, 10_000);
         vm.prank(PLEDGOR);
         fot.approve(address(v), 10_000);
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.ShortDelivery.selector, address(fot), 10_000, 9_900));
+        vm.expectRevert(abi.encodeWithSelector(ICollateralLedger.ShortDelivery.selector, address(fot), 9_900, 10_000));
         vm.prank(PLEDGOR);
         v.deposit(address(fot), 10_000);
     }
@@ -502,8 +497,8 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// @notice On a pledged vault a haircut increase shows in `eligibility` only once the notice period has
     /// passed; a haircut decrease applies at once; on an Open vault a tightening applies at once.
     function testFuzz_ScheduleTighteningWaitsNotice(uint256 newHaircut, uint256 elapsed, uint256 looser) public {
-        CollateralVault v = _openDefault(1);
-        CollateralVault open = _openDefault(2);
+        ICollateralVault v = _openDefault(1);
+        ICollateralVault open = _openDefault(2);
         _deposit(v, 2, 1e18);
         _pledge(v);
         uint16 oldHaircut = defaultHaircuts[2];
@@ -550,7 +545,7 @@ contract VaultHandler is TestBase {
     address public immutable securedParty;
     address internal constant RECEIVER = address(0xD00D);
 
-    CollateralVault[] internal _vaults;
+    ICollateralVault[] internal _vaults;
     address[] internal _assets;
     MockPriceFeed[] internal _feeds;
     MockERC20 internal immutable _underlying;
@@ -571,7 +566,7 @@ contract VaultHandler is TestBase {
     constructor(
         address pledgor_,
         address securedParty_,
-        CollateralVault[] memory vaults_,
+        ICollateralVault[] memory vaults_,
         address[] memory assets_,
         MockPriceFeed[] memory feeds_,
         MockERC4626 share_
@@ -588,7 +583,7 @@ contract VaultHandler is TestBase {
     // ------------------------------------------------------------ actions
 
     function deposit(uint256 vaultSeed, uint256 assetSeed, uint256 amount) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         address asset = _asset(assetSeed);
         if (v.state() > VaultState.MarginCall) return;
         amount = _boundAmount(asset, amount);
@@ -603,7 +598,7 @@ contract VaultHandler is TestBase {
     }
 
     function withdraw(uint256 vaultSeed, uint256 assetSeed, uint256 amount, bool toReceiver) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         address asset = _asset(assetSeed);
         uint256 balance = v.balanceOf(asset);
         if (balance == 0) return;
@@ -626,7 +621,7 @@ contract VaultHandler is TestBase {
     }
 
     function pledge(uint256 vaultSeed) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         if (v.state() != VaultState.Open) return;
         bytes32 terms = v.termsHash();
         vm.prank(pledgor);
@@ -638,7 +633,7 @@ contract VaultHandler is TestBase {
 
     /// @dev Exposure up to one and a half times the current collateral value (plus the threshold).
     function setExposure(uint256 vaultSeed, uint256 exposure) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         uint256 value = v.collateralValue() + v.terms().threshold;
         // Mostly near the collateral value, so pledged withdrawals are often close to the line.
         exposure =
@@ -658,7 +653,7 @@ contract VaultHandler is TestBase {
 
     /// @dev Sends tokens straight to a vault, outside `deposit`.
     function donate(uint256 vaultSeed, uint256 assetSeed, uint256 amount) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         address asset = _asset(assetSeed);
         amount = _boundAmount(asset, amount);
         _mint(asset, address(v), amount);
@@ -683,7 +678,7 @@ contract VaultHandler is TestBase {
 
     // ------------------------------------------------------------ views for the invariants
 
-    function vaults() external view returns (CollateralVault[] memory) {
+    function vaults() external view returns (ICollateralVault[] memory) {
         return _vaults;
     }
 
@@ -706,7 +701,7 @@ contract VaultHandler is TestBase {
 
     // ------------------------------------------------------------ internals
 
-    function _vault(uint256 seed) internal view returns (CollateralVault) {
+    function _vault(uint256 seed) internal view returns (ICollateralVault) {
         return _vaults[seed % _vaults.length];
     }
 
@@ -744,7 +739,7 @@ contract CollateralVaultInvariantTest is VaultFixture {
 
     function setUp() public {
         _deployFixture();
-        CollateralVault[] memory vs = new CollateralVault[](3);
+        ICollateralVault[] memory vs = new ICollateralVault[](3);
         vs[0] = _openDefault(1);
         AgreementTerms memory t = _terms();
         t.threshold = 1_000e18;
@@ -776,7 +771,7 @@ contract CollateralVaultInvariantTest is VaultFixture {
 
     /// @notice Per vault and asset: accounted == held - donations, and accounted == the handler's ghost balance.
     function invariant_NothingLost() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             for (uint256 i; i < assets.length; ++i) {
                 uint256 accounted = vs[j].balanceOf(assets[i]);
@@ -789,7 +784,7 @@ contract CollateralVaultInvariantTest is VaultFixture {
 
     /// @notice Per asset: the sum over vaults of what is accounted is what was posted minus what was withdrawn.
     function invariant_Segregation() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 i; i < assets.length; ++i) {
             uint256 sum;
             for (uint256 j; j < vs.length; ++j) sum += vs[j].balanceOf(assets[i]);

@@ -156,7 +156,7 @@ describe("CollateralVault", function () {
       await fot.connect(sys.pledgor).approve(await vault.getAddress(), 1_000n);
       await expect(vault.connect(sys.pledgor).deposit(await fot.getAddress(), 1_000n))
         .to.be.revertedWithCustomError(vault, "ShortDelivery")
-        .withArgs(await fot.getAddress(), 1_000n, 990n);
+        .withArgs(await fot.getAddress(), 990n, 1_000n);
       expect(await vault.balanceOf(await fot.getAddress())).to.equal(0n);
     });
 
@@ -507,7 +507,7 @@ describe("CollateralVault", function () {
       await sys.factory.connect(sys.guardian).pause();
       await expect(vault.connect(sys.pledgor).consentToPledge(await vault.termsHash())).to.be.revertedWithCustomError(
         vault,
-        "Paused",
+        "NewRiskPaused",
       );
     });
   });

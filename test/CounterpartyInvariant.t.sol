@@ -4,11 +4,12 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {AgreementTerms, ICollateralVault, VaultState} from "../contracts/interfaces/ICollateralVault.sol";
-import {CollateralVault} from "../contracts/vault/CollateralVault.sol";
-import {MockERC20} from "../contracts/mocks/MockERC20.sol";
-import {MockERC4626} from "../contracts/mocks/MockERC4626.sol";
-import {MockPriceFeed} from "../contracts/mocks/MockPriceFeed.sol";
+import {IMarginEngine} from "../contracts/interfaces/IMarginEngine.sol";
+import {ICollateralVault} from "../contracts/interfaces/ICollateralVault.sol";
+import {AgreementTerms, VaultState} from "../contracts/types/AgreementTypes.sol";
+import {MockERC20} from "../contracts/mocks/doubles/MockERC20.sol";
+import {MockERC4626} from "../contracts/mocks/doubles/MockERC4626.sol";
+import {MockPriceFeed} from "../contracts/mocks/doubles/MockPriceFeed.sol";
 
 import {TestBase} from "./utils/Vm.sol";
 import {VaultFixture} from "./utils/VaultFixture.sol";
@@ -82,7 +83,7 @@ contract CounterpartyHandler is TestBase {
     uint256 internal constant BPS = 10_000;
     uint256 public constant DILIGENT = 1;
 
-    CollateralVault[] internal _vaults;
+    ICollateralVault[] internal _vaults;
     bool[] internal _hasAgent;
     address[] internal _assets;
     MockPriceFeed[] internal _feeds;
@@ -96,7 +97,7 @@ contract CounterpartyHandler is TestBase {
     mapping(bytes32 action => uint256) public done;
 
     constructor(
-        CollateralVault[] memory vaults_,
+        ICollateralVault[] memory vaults_,
         bool[] memory hasAgent_,
         address[] memory assets_,
         MockPriceFeed[] memory feeds_,
@@ -155,7 +156,7 @@ contract CounterpartyHandler is TestBase {
     /// fits the rest due, one unit more than that, or a random part.
     function instructTransfer(uint256 vaultSeed, uint256 assetSeed, uint256 amount, uint256 mode) external step {
         uint256 j = _prefer(vaultSeed, VaultState.ExclusiveControl, VaultState.Liquidating);
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         VaultState s = v.state();
         if (s != VaultState.ExclusiveControl && s != VaultState.Liquidating) return;
         address asset = _assets[assetSeed % _assets.length];
@@ -197,7 +198,7 @@ contract CounterpartyHandler is TestBase {
     }
 
     function _dispute(uint256 j, uint256 figure, uint256 mode) internal {
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         VaultGhost storage g = _ghosts[j];
         uint256 m = mode % 4;
         uint256 p =
@@ -222,7 +223,7 @@ contract CounterpartyHandler is TestBase {
     /// (accepting the pledgor's figure or less, or more) or the control agent (any figure).
     function resolve(uint256 vaultSeed, uint256 who, uint256 figure, uint256 mode) external step {
         uint256 j = _preferDisputed(vaultSeed);
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         VaultGhost storage g = _ghosts[j];
         (uint256 exposure, uint256 pledgorFigure, bool disputed, , ) = v.marginState();
         if (!disputed) return;
@@ -283,7 +284,7 @@ contract CounterpartyHandler is TestBase {
     /// @notice The pledgor deposits a random part of what it holds (it is counted as paid against an open call).
     function deposit(uint256 vaultSeed, uint256 assetSeed, uint256 fraction) external step {
         uint256 j = vaultSeed % _vaults.length;
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         if (v.state() > VaultState.MarginCall) return;
         address asset = _assets[assetSeed % _assets.length];
         uint256 held = IERC20(asset).balanceOf(PLEDGOR);
@@ -293,7 +294,7 @@ contract CounterpartyHandler is TestBase {
 
     /// @notice The pledgor withdraws everything of an asset, or a random part.
     function withdraw(uint256 vaultSeed, uint256 assetSeed, uint256 amount) external step {
-        CollateralVault v = _vaults[vaultSeed % _vaults.length];
+        ICollateralVault v = _vaults[vaultSeed % _vaults.length];
         address asset = _assets[assetSeed % _assets.length];
         uint256 balance = v.balanceOf(asset);
         if (balance == 0) return;
@@ -312,7 +313,7 @@ contract CounterpartyHandler is TestBase {
         uint256 amountIn,
         uint256 amountOut
     ) external step {
-        CollateralVault v = _vaults[vaultSeed % _vaults.length];
+        ICollateralVault v = _vaults[vaultSeed % _vaults.length];
         address assetIn = _assets[inSeed % _assets.length];
         address assetOut = _assets[outSeed % _assets.length];
         uint256 held = IERC20(assetIn).balanceOf(PLEDGOR);
@@ -340,7 +341,7 @@ contract CounterpartyHandler is TestBase {
     }
 
     function closeMarginCall(uint256 vaultSeed) external step {
-        CollateralVault v = _vaults[_prefer(vaultSeed, VaultState.MarginCall, VaultState.MarginCall)];
+        ICollateralVault v = _vaults[_prefer(vaultSeed, VaultState.MarginCall, VaultState.MarginCall)];
         vm.prank(KEEPER);
         try v.closeMarginCall() {
             done["closeCall"]++;
@@ -353,7 +354,7 @@ contract CounterpartyHandler is TestBase {
         uint256 w = who % 3;
         uint256 j =
             w == 2 ? _prefer(vaultSeed, VaultState.MarginCall, VaultState.MarginCall) : vaultSeed % _vaults.length;
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         if (j == DILIGENT && (w == 0 || (w == 1 && (who >> 8) % 8 != 0))) w = 2;
         address by =
             w == 0
@@ -383,7 +384,7 @@ contract CounterpartyHandler is TestBase {
     /// @notice A release by the secured party, the pledgor or a keeper, checked against the release rules.
     function release(uint256 vaultSeed, uint256 who) external step {
         uint256 j = _prefer(vaultSeed, VaultState.ExclusiveControl, VaultState.Liquidating);
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         VaultGhost storage g = _ghosts[j];
         VaultState s = v.state();
         // The secured party one time in eight: its release ends the agreement at once.
@@ -440,7 +441,7 @@ contract CounterpartyHandler is TestBase {
                 : m == 6
                     ? _prefer(mode >> 16, VaultState.ExclusiveControl, VaultState.Liquidating)
                     : (mode >> 16) % _vaults.length;
-        CollateralVault target = _vaults[j];
+        ICollateralVault target = _vaults[j];
         VaultGhost storage g = _ghosts[j];
         AgreementTerms memory t = target.terms();
         uint256 next;
@@ -459,7 +460,7 @@ contract CounterpartyHandler is TestBase {
             next = currentTime + bound(seconds_, 2 days, 10 days);
         }
         if (next <= currentTime) next = currentTime + bound(seconds_, 1, 1 days);
-        CollateralVault v = _vaults[DILIGENT];
+        ICollateralVault v = _vaults[DILIGENT];
         if (v.state() == VaultState.MarginCall) {
             (, uint256 deadline, , ) = v.marginCall();
             if (next > deadline) _diligentDeliver();
@@ -476,7 +477,7 @@ contract CounterpartyHandler is TestBase {
 
     // ------------------------------------------------------------ views for the invariants
 
-    function vaults() external view returns (CollateralVault[] memory) {
+    function vaults() external view returns (ICollateralVault[] memory) {
         return _vaults;
     }
 
@@ -517,7 +518,7 @@ contract CounterpartyHandler is TestBase {
     // ------------------------------------------------------------ internals
 
     function _figure(uint256 j, uint256 figure, uint256 mode) internal view returns (uint256) {
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         (bool ok, uint256 value) = _tryValue(v);
         if (!ok) value = _ghosts[j].lastMark;
         uint256 m = mode % 6;
@@ -540,7 +541,7 @@ contract CounterpartyHandler is TestBase {
 
     /// @dev The secured party marks; the handler's model of what the pledgor let pass follows.
     function _mark(uint256 j, uint256 x) internal {
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         VaultGhost storage g = _ghosts[j];
         bool disputedBefore = _isDisputed(v);
         vm.prank(SECURED);
@@ -572,7 +573,7 @@ contract CounterpartyHandler is TestBase {
     }
 
     function _notice(uint256 j, bool byAgent) internal {
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         VaultGhost storage g = _ghosts[j];
         address by = byAgent && _hasAgent[j] ? AGENT : SECURED;
         VaultState s = v.state();
@@ -602,15 +603,15 @@ contract CounterpartyHandler is TestBase {
             if (
                 declared &&
                 live &&
-                (selector == ICollateralVault.NoDefault.selector ||
-                    selector == ICollateralVault.CureDeadlineNotPassed.selector ||
-                    selector == ICollateralVault.MarginCallCured.selector)
+                (selector == IMarginEngine.NoDefault.selector ||
+                    selector == IMarginEngine.CureDeadlineNotPassed.selector ||
+                    selector == IMarginEngine.MarginCallCured.selector)
             ) g.declaredDefaultLost = true;
         }
     }
 
     function _issueCall(uint256 j, bool respondAtOnce) internal {
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         vm.prank(KEEPER);
         try v.issueMarginCall() {
             _ghosts[j].paid = 0;
@@ -624,7 +625,7 @@ contract CounterpartyHandler is TestBase {
     /// @dev The diligent pledgor delivers what its open call still asks, in its 0-haircut asset, on valid prices only
     /// (a delivery on a bad price is not counted, so it waits for the next round).
     function _diligentDeliver() internal {
-        CollateralVault v = _vaults[DILIGENT];
+        ICollateralVault v = _vaults[DILIGENT];
         if (v.state() != VaultState.MarginCall) return;
         (uint256 amount, , , uint256 delivered) = v.marginCall();
         if (delivered >= amount) return;
@@ -643,7 +644,7 @@ contract CounterpartyHandler is TestBase {
 
     /// @dev The pledgor deposits `amount` of `asset`; what it adds to the collateral value counts against an open call.
     function _deliver(uint256 j, address asset, uint256 amount) internal {
-        CollateralVault v = _vaults[j];
+        ICollateralVault v = _vaults[j];
         bool inCall = v.state() == VaultState.MarginCall;
         (bool pricedBefore, uint256 before) = _tryValue(v);
         vm.prank(PLEDGOR);
@@ -660,7 +661,7 @@ contract CounterpartyHandler is TestBase {
     /// amount due is watched for any increase.
     function _observe() internal {
         for (uint256 j; j < _vaults.length; ++j) {
-            CollateralVault v = _vaults[j];
+            ICollateralVault v = _vaults[j];
             VaultGhost storage g = _ghosts[j];
             if (v.state() == VaultState.MarginCall) {
                 (uint256 amount, uint256 deadline, , ) = v.marginCall();
@@ -692,11 +693,11 @@ contract CounterpartyHandler is TestBase {
         return seed % n;
     }
 
-    function _isDisputed(CollateralVault v) internal view returns (bool disputed) {
+    function _isDisputed(ICollateralVault v) internal view returns (bool disputed) {
         (, , disputed, , ) = v.marginState();
     }
 
-    function _tryValue(CollateralVault v) internal view returns (bool, uint256) {
+    function _tryValue(ICollateralVault v) internal view returns (bool, uint256) {
         try v.collateralValue() returns (uint256 value) {
             return (true, value);
         } catch {
@@ -704,7 +705,7 @@ contract CounterpartyHandler is TestBase {
         }
     }
 
-    function _tryValueOf(CollateralVault v, address asset, uint256 amount) internal view returns (bool, uint256) {
+    function _tryValueOf(ICollateralVault v, address asset, uint256 amount) internal view returns (bool, uint256) {
         try v.valueOfHolding(asset, amount) returns (uint256 value) {
             return (true, value);
         } catch {
@@ -730,7 +731,7 @@ contract CounterpartyInvariantTest is VaultFixture {
 
     function setUp() public {
         _deployFixture();
-        CollateralVault[] memory vs = new CollateralVault[](3);
+        ICollateralVault[] memory vs = new ICollateralVault[](3);
         bool[] memory withAgent = new bool[](3);
         // 0: the fixture's terms, a control agent, a negligent pledgor.
         vs[0] = _openDefault(1);
@@ -756,7 +757,7 @@ contract CounterpartyInvariantTest is VaultFixture {
         t.liquidationPenaltyBps = 2_000;
         t.minimumTransferAmount = 1_000e18;
         vm.prank(PLEDGOR);
-        vs[2] = CollateralVault(
+        vs[2] = ICollateralVault(
             factory.openAgreement(PLEDGOR, SECURED, address(0), t, _defaultSchedule(), bytes32(uint256(3)))
         );
         for (uint256 j; j < 3; ++j) {
@@ -795,7 +796,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// dispute was open, nor than the highest figure the pledgor let pass or agreed to; the amount due never rose
     /// after the notice; what was appropriated is what the secured party received at oracle value.
     function invariant_AppropriationBoundedByEnforceableAtNotice() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
             (uint256 due, uint256 appropriated) = vs[j].appropriation();
@@ -814,7 +815,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice The amount due alone (so that a failure of the appropriation bound does not hide it): fixed at the
     /// notice from the enforceable exposure, and only ever lower afterwards; nothing is due nor taken before a notice.
     function invariant_AmountDueFixedAtNoticeOnlyGoesDown() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
             (uint256 due, uint256 appropriated) = vs[j].appropriation();
@@ -833,7 +834,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// delivered every called amount before its deadline, is never put under exclusive control; and no default on
     /// an unmet call is ever declared unless a call was missed.
     function invariant_DiligentPledgorNeverUnderControl() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
             assertTrue(!g.keeperDefaultWithoutMiss, "default on an unmet call without a missed deadline");
@@ -847,7 +848,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice After a release nothing stays in the vault: every listed asset's accounted balance and every token it
     /// ever held are zero (plain tokens never refuse, and the campaign donates nothing).
     function invariant_NothingOfThePledgorsStaysAfterRelease() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             if (vs[j].state() != VaultState.Released) continue;
             assertTrue(handler.ghost(j).released, "released without a recorded release");
@@ -861,7 +862,7 @@ contract CounterpartyInvariantTest is VaultFixture {
 
     /// @notice Per vault and asset: accounted == held.
     function invariant_NothingLost() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             for (uint256 i; i < assets.length; ++i) {
                 assertEq(vs[j].balanceOf(assets[i]), IERC20(assets[i]).balanceOf(address(vs[j])), "accounted == held");
@@ -873,7 +874,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// due is below the minimum transfer amount or the appropriation period has passed; such a release, and the
     /// secured party's at any time after the pledge, is never refused.
     function invariant_ReleaseOnlyAsTheRulesAllow() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
             assertTrue(!g.badRelease, "released before the rules allow");
@@ -884,7 +885,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice A default the pledgor acknowledged or the control agent declared lasts: a notice on it never finds no
     /// default (only a default on an unmet call ends with the call).
     function invariant_DeclaredDefaultsPersist() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             assertTrue(!handler.ghost(j).declaredDefaultLost, "a declared default was lost");
         }
@@ -893,7 +894,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice After each run: the handler's record matches what happened (every control followed a notice it
     /// recorded, every release one it recorded), so the invariants above judge the campaign's real history.
     function afterInvariant() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
             VaultState s = vs[j].state();
@@ -911,8 +912,8 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// (a huge mark in the same block makes nothing more due), a bounded transfer, an over-take refused, a keeper's
     /// release after the appropriation period, and a diligent pledgor's call cured before its deadline.
     function test_HandlerRecordsNoticesAndReleases() public {
-        CollateralVault[] memory vs = handler.vaults();
-        CollateralVault v = vs[0];
+        ICollateralVault[] memory vs = handler.vaults();
+        ICollateralVault v = vs[0];
         // Past the dispute window of the fixture's mark, which is then enforceable.
         handler.warp(2 days - 1 hours, 5); // two days
         uint256 before = v.enforceableExposure();
@@ -979,7 +980,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// not recast it as a default on the call, which the pledgor's late cure would end. (The vault once overwrote
     /// the reason, and the notice then failed `NoDefault()`.)
     function test_AgentDefaultSurvivesACure() public {
-        CollateralVault v = handler.vaults()[0];
+        ICollateralVault v = handler.vaults()[0];
         uint256 t0 = handler.currentTime();
         _setExposure(v, 300_000e18);
         vm.prank(RECEIVER);
@@ -1002,7 +1003,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice Under exclusive control with a dispute open, the secured party takes 100,000 of the 210,000 due and the
     /// control agent then decides 50,000 (due 52,500): nothing more is due, so the pledgor releases the surplus at once.
     function test_ResolutionBelowWhatWasTakenLeavesTheSurplusReleasable() public {
-        CollateralVault v = _controlWithDisputeAndTake();
+        ICollateralVault v = _controlWithDisputeAndTake();
         vm.prank(PLEDGOR);
         v.release();
         assertTrue(v.state() == VaultState.Released, "the pledgor released the surplus");
@@ -1014,7 +1015,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// 2^128 - 1 WAD is cured by that delivery, so no default follows. (The vault once ignored deliveries against a
     /// capped call, and such a pledgor was put under control at the deadline.)
     function test_CappedCallCuredByItsStatedAmount() public {
-        CollateralVault v = handler.vaults()[1];
+        ICollateralVault v = handler.vaults()[1];
         uint256 t0 = handler.currentTime();
         _setExposure(v, 1e45);
         vm.prank(RECEIVER);
@@ -1033,7 +1034,7 @@ contract CounterpartyInvariantTest is VaultFixture {
 
     /// @dev Vault 0 (due 210,000 on the pledgor's figure of 200,000) under exclusive control, 100,000 taken, then the
     /// control agent decides 50,000.
-    function _controlWithDisputeAndTake() internal returns (CollateralVault v) {
+    function _controlWithDisputeAndTake() internal returns (ICollateralVault v) {
         v = handler.vaults()[0];
         _setExposure(v, 300_000e18);
         vm.prank(PLEDGOR);
@@ -1054,7 +1055,7 @@ contract CounterpartyInvariantTest is VaultFixture {
 
     // ------------------------------------------------------------ internals
 
-    function _checkAmountDue(CollateralVault v, VaultGhost memory g, uint256 due) internal view {
+    function _checkAmountDue(ICollateralVault v, VaultGhost memory g, uint256 due) internal view {
         uint16 penaltyBps = v.terms().liquidationPenaltyBps;
         assertLe(due, _dueAt(g.enforceableAtNotice, penaltyBps), "due <= enforceable at notice + penalty");
         assertLe(due, _dueAt(g.concededAtNotice, penaltyBps), "due <= what the pledgor let pass + penalty");

@@ -6,7 +6,7 @@ import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.so
 import {TestBase} from "./utils/Vm.sol";
 import {DvPSettlement} from "../contracts/settlement/DvPSettlement.sol";
 import {IDvPSettlement} from "../contracts/interfaces/IDvPSettlement.sol";
-import {MockERC20} from "../contracts/mocks/MockERC20.sol";
+import {MockERC20} from "../contracts/mocks/doubles/MockERC20.sol";
 
 /// @notice Builds and signs settlements for the Solidity tests.
 abstract contract DvPTestHelpers is TestBase {

@@ -522,8 +522,8 @@ describe("DvPSettlement", function () {
           .connect(f.seller)
           .settle(s, [{ signer: f.buyer.address, signature: await sign(f, f.buyer, s) }]),
       )
-        .to.be.revertedWithCustomError(f.dvp, "ShortDelivery")
-        .withArgs(1n, amount, (amount * 99n) / 100n);
+        .to.be.revertedWithCustomError(f.dvp, "LegDeliveredShort")
+        .withArgs(1n, (amount * 99n) / 100n, amount);
       expect(await snapshot(f, accounts)).to.deep.equal(before);
     });
 
@@ -538,7 +538,7 @@ describe("DvPSettlement", function () {
         .to.be.revertedWithCustomError(f.dvp, "TooFewLegs")
         .withArgs(1n);
       await expect(settleBy(sellerOnly([bondLeg, { ...bondLeg, amount: 0n }])))
-        .to.be.revertedWithCustomError(f.dvp, "ZeroAmount")
+        .to.be.revertedWithCustomError(f.dvp, "LegAmountZero")
         .withArgs(1n);
       await expect(settleBy(sellerOnly([bondLeg, { ...bondLeg, id: 5n }])))
         .to.be.revertedWithCustomError(f.dvp, "UnexpectedTokenId")
@@ -559,8 +559,8 @@ describe("DvPSettlement", function () {
         .withArgs(1n, 3n);
       // A leg to oneself delivers nothing new to the receiver: short delivery.
       await expect(settleBy(sellerOnly([bondLeg, { ...bondLeg, to: f.seller.address }])))
-        .to.be.revertedWithCustomError(f.dvp, "ShortDelivery")
-        .withArgs(1n, bondLeg.amount, 0n);
+        .to.be.revertedWithCustomError(f.dvp, "LegDeliveredShort")
+        .withArgs(1n, 0n, bondLeg.amount);
     });
 
     it("lets a single caller settle its own legs without any signature", async function () {

@@ -5,19 +5,14 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {AgreementFactory} from "../contracts/AgreementFactory.sol";
 import {IAgreementFactory} from "../contracts/interfaces/IAgreementFactory.sol";
-import {
-    AgreementTerms,
-    EligibilityInput,
-    ICollateralVault,
-    VaultState
-} from "../contracts/interfaces/ICollateralVault.sol";
+import {IMarginEngine} from "../contracts/interfaces/IMarginEngine.sol";
+import {ICollateralVault} from "../contracts/interfaces/ICollateralVault.sol";
+import {AgreementTerms, EligibilityInput, VaultState} from "../contracts/types/AgreementTypes.sol";
 import {IDvPSettlement} from "../contracts/interfaces/IDvPSettlement.sol";
-import {CollateralVault} from "../contracts/vault/CollateralVault.sol";
-import {MockERC20} from "../contracts/mocks/MockERC20.sol";
-import {MockERC4626} from "../contracts/mocks/MockERC4626.sol";
-import {MockPriceFeed} from "../contracts/mocks/MockPriceFeed.sol";
+import {MockERC20} from "../contracts/mocks/doubles/MockERC20.sol";
+import {MockERC4626} from "../contracts/mocks/doubles/MockERC4626.sol";
+import {MockPriceFeed} from "../contracts/mocks/doubles/MockPriceFeed.sol";
 
 import {TestBase} from "./utils/Vm.sol";
 import {VaultFixture} from "./utils/VaultFixture.sol";
@@ -53,7 +48,7 @@ abstract contract LiquidationHelpers is TestBase {
     }
 
     /// @dev Raw units of `cashToken` worth about `value` at the vault's oracle (at least one unit).
-    function _cashFor(CollateralVault v, address cashToken, uint256 value) internal view returns (uint256 amount) {
+    function _cashFor(ICollateralVault v, address cashToken, uint256 value) internal view returns (uint256 amount) {
         uint256 unit = 10 ** IERC20Metadata(cashToken).decimals();
         amount = Math.mulDiv(value, unit, v.valueOfHolding(cashToken, unit));
         if (amount == 0) amount = 1;
@@ -76,7 +71,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// call opens exactly when the callable shortfall is positive and at least the MTA, for the shortfall rounded
     /// up, due after the cure period; otherwise `NoMarginCallDue` with the exact figures; never two at once.
     function testFuzz_NoCallForCoveredAgreement(uint256 seed, uint256 exposure, bool nearEdge) public {
-        CollateralVault v;
+        ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
             t.threshold = uint128(bound(_r(seed, "threshold"), 0, 1e24) * (_r(seed, "t?") % 2));
@@ -109,9 +104,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         uint256 collateral = v.collateralValue();
         uint256 required = v.callableRequirement();
         if (collateral >= required || required - collateral < mta) {
-            vm.expectRevert(
-                abi.encodeWithSelector(ICollateralVault.NoMarginCallDue.selector, collateral, required, mta)
-            );
+            vm.expectRevert(abi.encodeWithSelector(IMarginEngine.NoMarginCallDue.selector, collateral, required, mta));
             vm.prank(KEEPER);
             v.issueMarginCall();
             assertTrue(v.state() == VaultState.Pledged, "still pledged");
@@ -142,7 +135,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         }
         assertEq(deadline, block.timestamp + terms.curePeriod, "deadline = now + cure period");
 
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.MarginCallAlreadyOpen.selector, callAmount, deadline));
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginCallAlreadyOpen.selector, callAmount, deadline));
         vm.prank(KEEPER);
         v.issueMarginCall();
     }
@@ -163,7 +156,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// asset whose allowance was revoked is skipped for the next. When the source has plenty and the rounding
     /// leaves slack, the call is met in the same transaction.
     function testFuzz_TopUpNeverExceedsCallOrCaps(uint256 seed, uint256 dropBps, bool revokeFirst, bool plenty) public {
-        CollateralVault v;
+        ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
             t.minimumTransferAmount = uint128(bound(_r(seed, "mta"), 0, 100e18) * (_r(seed, "mta?") % 2));
@@ -191,9 +184,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         uint256 required = v.callableRequirement();
         uint256 mta = v.terms().minimumTransferAmount;
         if (collateral >= required || required - collateral < mta) {
-            vm.expectRevert(
-                abi.encodeWithSelector(ICollateralVault.NoMarginCallDue.selector, collateral, required, mta)
-            );
+            vm.expectRevert(abi.encodeWithSelector(IMarginEngine.NoMarginCallDue.selector, collateral, required, mta));
             vm.prank(KEEPER);
             v.issueMarginCall();
             return;
@@ -246,7 +237,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     }
 
     function _configureRandomTopUp(
-        CollateralVault v,
+        ICollateralVault v,
         uint256 seed,
         bool revokeFirst,
         bool plenty
@@ -309,7 +300,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// value less the maximum discount reverts `SalePriceTooLow`; release returns everything left to the pledgor.
     function testFuzz_LiquidationBounded(uint256 seed, uint256 exposure, bool viaDeclare) public {
         Liquidation memory liq;
-        CollateralVault v;
+        ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
             t.liquidationPenaltyBps = uint16(bound(_r(seed, "penalty"), 0, 5_000));
@@ -379,7 +370,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         }
     }
 
-    function _instructOne(CollateralVault v, Liquidation memory liq, uint256 r) internal {
+    function _instructOne(ICollateralVault v, Liquidation memory liq, uint256 r) internal {
         address asset = assets[(r >> 8) % 4];
         uint256 balance = v.balanceOf(asset);
         if (balance == 0) return;
@@ -390,7 +381,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         if (!ok) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    ICollateralVault.AppropriationExceedsAmountDue.selector,
+                    IMarginEngine.AppropriationExceedsAmountDue.selector,
                     liq.received + value,
                     liq.amountDue
                 )
@@ -404,7 +395,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         }
     }
 
-    function _sellOne(CollateralVault v, Liquidation memory liq, uint256 r, uint256 step) internal {
+    function _sellOne(ICollateralVault v, Liquidation memory liq, uint256 r, uint256 step) internal {
         address asset = assets[(r >> 8) % 4];
         address cash = assets[(r >> 12) % 4];
         uint256 balance = v.balanceOf(asset);
@@ -435,7 +426,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         } else if (liq.received + cashValue > liq.amountDue) {
             vm.expectRevert(
                 abi.encodeWithSelector(
-                    ICollateralVault.AppropriationExceedsAmountDue.selector,
+                    IMarginEngine.AppropriationExceedsAmountDue.selector,
                     liq.received + cashValue,
                     liq.amountDue
                 )
@@ -463,7 +454,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// with random haircuts and caps near full coverage: each either reverts and changes nothing, or leaves the
     /// collateral value at or above the requirement; accounted always equals held.
     function testFuzz_SubstitutionNeverUndercovers(uint256 seed, uint256 exposure) public {
-        CollateralVault v = _open(bytes32(0), _terms(), _randomSchedule(seed));
+        ICollateralVault v = _open(bytes32(0), _terms(), _randomSchedule(seed));
         for (uint256 i; i < 4; ++i) {
             uint256 r = _r(seed, "amount", i);
             _deposit(v, i, bound(r, 1, 10 ** (6 + ((r >> 128) % 18))));
@@ -520,7 +511,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         uint256 elapsed,
         uint256 agreed
     ) public {
-        CollateralVault v;
+        ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
             t.threshold = uint128(bound(_r(seed, "threshold"), 0, 1e24) * (_r(seed, "t?") % 2));
@@ -543,16 +534,14 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         _refreshFeeds();
 
         if (nowTs > setAt + window) {
-            vm.expectRevert(
-                abi.encodeWithSelector(ICollateralVault.DisputeWindowClosed.selector, setAt, window, nowTs)
-            );
+            vm.expectRevert(abi.encodeWithSelector(IMarginEngine.DisputeWindowClosed.selector, setAt, window, nowTs));
             vm.prank(PLEDGOR);
             v.disputeExposure(p);
             return;
         }
         if (p >= e) {
             // Nothing was enforceable before this first mark, so only a figure below the mark disputes anything.
-            vm.expectRevert(abi.encodeWithSelector(ICollateralVault.NothingDisputed.selector, p, e));
+            vm.expectRevert(abi.encodeWithSelector(IMarginEngine.NothingDisputed.selector, p, e));
             vm.prank(PLEDGOR);
             v.disputeExposure(p);
             return;
@@ -573,7 +562,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
             uint256 callable = v.callableRequirement();
             if (collateral >= callable) {
                 vm.expectRevert(
-                    abi.encodeWithSelector(ICollateralVault.NoMarginCallDue.selector, collateral, callable, 0)
+                    abi.encodeWithSelector(IMarginEngine.NoMarginCallDue.selector, collateral, callable, 0)
                 );
                 vm.prank(KEEPER);
                 v.issueMarginCall();
@@ -585,7 +574,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
             }
         }
 
-        vm.expectRevert(abi.encodeWithSelector(ICollateralVault.DisputeAlreadyOpen.selector));
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.DisputeAlreadyOpen.selector));
         vm.prank(PLEDGOR);
         v.disputeExposure(p);
 
@@ -613,7 +602,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         bool raised = resolver == PLEDGOR && agreed < e && agreed > p;
         uint256 resolvedAt = resolver == PLEDGOR ? e : agreed;
         if (!resolved && !raised) {
-            vm.expectRevert(abi.encodeWithSelector(ICollateralVault.InvalidResolution.selector, resolver, agreed));
+            vm.expectRevert(abi.encodeWithSelector(IMarginEngine.InvalidResolution.selector, resolver, agreed));
         }
         vm.prank(resolver);
         v.resolveDispute(agreed);
@@ -641,7 +630,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// deploy mixed in: exactly the due ones get `CallIssued`, everything else `Skipped`; a second batch skips all.
     function testFuzz_BatchSkipsNotDue(uint256 n, uint256 dueMask, uint256 strangerMask) public {
         n = bound(n, 1, 10);
-        CollateralVault[] memory vs = new CollateralVault[](n);
+        ICollateralVault[] memory vs = new ICollateralVault[](n);
         address[] memory list = new address[](2 * n);
         bool[] memory due = new bool[](2 * n);
         uint256 len;
@@ -698,7 +687,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     // `issueMarginCall()` pulls 7.407407407407407407 WETH worth 19,999.9999999999999989e18 after haircut, the
     // collateral value is 1,100 wei short of the requirement, and it returns false with the call left open.
     function testRegression_TopUpWithPlentyMeetsCall() public {
-        CollateralVault v = _openDefault(1); // rounding amount 0, MTA 0
+        ICollateralVault v = _openDefault(1); // rounding amount 0, MTA 0
         _deposit(v, 0, 1_000_000e6); // 980,000e18 after the 2% haircut
         _pledge(v);
         _setExposure(v, 1_000_000e18); // shortfall 20,000e18
@@ -730,7 +719,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     // the 1-day cure period with fresh feeds; a stranger's `declareDefault()` succeeds (and the notice would then
     // move the vault to ExclusiveControl). Expected: a refusal, or the call closed first as met.
     function testRegression_NoDefaultOnceCallCoveredAgain() public {
-        CollateralVault v = _openDefault(1);
+        ICollateralVault v = _openDefault(1);
         _deposit(v, 0, 1_000_000e6);
         _pledge(v);
         _setExposure(v, 1_000_000e18);
@@ -744,11 +733,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         assertGe(v.collateralValue(), v.callableRequirement(), "still covered at the deadline");
         // Refused: the call is no longer unmet.
         vm.expectRevert(
-            abi.encodeWithSelector(
-                ICollateralVault.MarginCallCured.selector,
-                v.collateralValue(),
-                v.callableRequirement()
-            )
+            abi.encodeWithSelector(IMarginEngine.MarginCallCured.selector, v.collateralValue(), v.callableRequirement())
         );
         vm.prank(KEEPER);
         v.declareDefault();
@@ -780,7 +765,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
         return Math.ceilDiv(value, rounding) * rounding;
     }
 
-    function _requirementAt(CollateralVault v, uint256 exposure) internal view returns (uint256) {
+    function _requirementAt(ICollateralVault v, uint256 exposure) internal view returns (uint256) {
         AgreementTerms memory t = v.terms();
         return (exposure > t.threshold ? exposure - t.threshold : 0) + t.independentAmount;
     }
@@ -802,12 +787,12 @@ contract MarginHandler is LiquidationHelpers {
     uint256 internal constant BUYER_KEY = 0xB0BA;
     uint256 internal constant BPS = 10_000;
 
-    AgreementFactory internal immutable _factory;
+    IAgreementFactory internal immutable _factory;
     IDvPSettlement internal immutable _dvp;
     MockERC20 internal immutable _underlying;
     MockERC4626 internal immutable _share;
     address public immutable buyer;
-    CollateralVault[] internal _vaults;
+    ICollateralVault[] internal _vaults;
     address[] internal _assets;
     MockPriceFeed[] internal _feeds;
     uint256 internal _nonce;
@@ -819,8 +804,8 @@ contract MarginHandler is LiquidationHelpers {
     mapping(bytes32 action => uint256) public done;
 
     constructor(
-        AgreementFactory factory_,
-        CollateralVault[] memory vaults_,
+        IAgreementFactory factory_,
+        ICollateralVault[] memory vaults_,
         address[] memory assets_,
         MockPriceFeed[] memory feeds_,
         MockERC4626 share_
@@ -838,7 +823,7 @@ contract MarginHandler is LiquidationHelpers {
     // ------------------------------------------------------------ actions
 
     function deposit(uint256 vaultSeed, uint256 assetSeed, uint256 amount) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         if (v.state() > VaultState.MarginCall) return;
         address asset = _asset(assetSeed);
         amount = _boundAmount(asset, amount);
@@ -851,7 +836,7 @@ contract MarginHandler is LiquidationHelpers {
     }
 
     function withdraw(uint256 vaultSeed, uint256 assetSeed, uint256 amount) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         address asset = _asset(assetSeed);
         uint256 balance = v.balanceOf(asset);
         if (balance == 0) return;
@@ -879,7 +864,7 @@ contract MarginHandler is LiquidationHelpers {
 
     /// @dev Exposure from half to one and a half times the collateral value (plus the threshold).
     function setExposure(uint256 vaultSeed, uint256 exposure) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         if (v.state() >= VaultState.ExclusiveControl) return;
         uint256 value = v.collateralValue() + v.terms().threshold;
         exposure = bound(exposure, value / 2, (value * 3) / 2 + 1);
@@ -889,7 +874,7 @@ contract MarginHandler is LiquidationHelpers {
     }
 
     function issueMarginCall(uint256 vaultSeed) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         vm.prank(KEEPER);
         try v.issueMarginCall() returns (bool met) {
             done[met ? bytes32("callMet") : bytes32("callIssued")]++;
@@ -907,7 +892,7 @@ contract MarginHandler is LiquidationHelpers {
     }
 
     function closeMarginCall(uint256 vaultSeed) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         try v.closeMarginCall() {
             done["closeCall"]++;
         } catch {}
@@ -916,7 +901,7 @@ contract MarginHandler is LiquidationHelpers {
     /// @dev The pledgor points the vault at the source over 1-4 assets in a random order with random caps; the
     /// source holds and approves a random amount of each. One time in eight the top-up is switched off.
     function configureTopUp(uint256 vaultSeed, uint256 seed) external {
-        CollateralVault v = _vault(vaultSeed);
+        ICollateralVault v = _vault(vaultSeed);
         uint256 n = seed % 8 == 0 ? 0 : 1 + ((seed >> 3) % 4);
         address[] memory list = new address[](n);
         uint256[] memory caps = new uint256[](n);
@@ -939,7 +924,7 @@ contract MarginHandler is LiquidationHelpers {
     /// @dev The first agreement only: a default (anyone's after an unmet call past its deadline, else the
     /// pledgor's acknowledgement one time in four) and the notice.
     function takeControl(uint256 seed) external {
-        CollateralVault v = _vaults[0];
+        ICollateralVault v = _vaults[0];
         VaultState s = v.state();
         if (s != VaultState.Pledged && s != VaultState.MarginCall) return;
         (, , , , uint256 deadline) = v.marginState();
@@ -961,7 +946,7 @@ contract MarginHandler is LiquidationHelpers {
 
     /// @dev The first agreement under exclusive control: a DvP sale at 60%..110% of oracle value.
     function liquidate(uint256 assetSeed, uint256 cashSeed, uint256 amount, uint256 priceBps) external {
-        CollateralVault v = _vaults[0];
+        ICollateralVault v = _vaults[0];
         VaultState s = v.state();
         if (s != VaultState.ExclusiveControl && s != VaultState.Liquidating) return;
         address asset = _asset(assetSeed);
@@ -992,7 +977,7 @@ contract MarginHandler is LiquidationHelpers {
     }
 
     function instructTransfer(uint256 assetSeed, uint256 amount) external {
-        CollateralVault v = _vaults[0];
+        ICollateralVault v = _vaults[0];
         VaultState s = v.state();
         if (s != VaultState.ExclusiveControl && s != VaultState.Liquidating) return;
         address asset = _asset(assetSeed);
@@ -1009,7 +994,7 @@ contract MarginHandler is LiquidationHelpers {
 
     /// @dev The first agreement, once under exclusive control: the secured party releases the surplus.
     function release(uint256 seed) external {
-        CollateralVault v = _vaults[0];
+        ICollateralVault v = _vaults[0];
         VaultState s = v.state();
         if ((s != VaultState.ExclusiveControl && s != VaultState.Liquidating) || seed % 2 != 0) return;
         vm.prank(SECURED);
@@ -1019,7 +1004,7 @@ contract MarginHandler is LiquidationHelpers {
 
     // ------------------------------------------------------------ views for the invariants
 
-    function vaults() external view returns (CollateralVault[] memory) {
+    function vaults() external view returns (ICollateralVault[] memory) {
         return _vaults;
     }
 
@@ -1044,7 +1029,7 @@ contract MarginHandler is LiquidationHelpers {
 
     // ------------------------------------------------------------ internals
 
-    function _vault(uint256 seed) internal view returns (CollateralVault) {
+    function _vault(uint256 seed) internal view returns (ICollateralVault) {
         return _vaults[seed % _vaults.length];
     }
 
@@ -1080,7 +1065,7 @@ contract MarginEngineInvariantTest is VaultFixture {
 
     function setUp() public {
         _deployFixture();
-        CollateralVault[] memory vs = new CollateralVault[](3);
+        ICollateralVault[] memory vs = new ICollateralVault[](3);
         AgreementTerms memory t = _terms();
         t.roundingAmount = 1_000e18;
         vs[0] = _open(bytes32(uint256(1)), t, _defaultSchedule());
@@ -1124,7 +1109,7 @@ contract MarginEngineInvariantTest is VaultFixture {
     /// @notice A scripted run of the handler's first-agreement path (call, default, notice, sales, transfers,
     /// release), so the campaign's liquidation actions are known to work from the handler.
     function test_HandlerLiquidationPathWorks() public {
-        CollateralVault v = handler.vaults()[0];
+        ICollateralVault v = handler.vaults()[0];
         _setExposure(v, (v.collateralValue() * 3) / 2);
         handler.issueMarginCall(0);
         assertTrue(v.state() == VaultState.MarginCall, "call open");
@@ -1145,7 +1130,7 @@ contract MarginEngineInvariantTest is VaultFixture {
 
     /// @notice Per vault and asset: accounted == held (the handler donates nothing; top-ups credit what arrived).
     function invariant_NothingLost() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             for (uint256 i; i < assets.length; ++i) {
                 assertEq(vs[j].balanceOf(assets[i]), IERC20(assets[i]).balanceOf(address(vs[j])), "accounted == held");
@@ -1156,7 +1141,7 @@ contract MarginEngineInvariantTest is VaultFixture {
     /// @notice Under exclusive control, in liquidation and after release: appropriated <= amount due, and the
     /// appropriation is exactly what the secured party received at oracle value.
     function invariant_LiquidationBounded() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             (uint256 amountDue, uint256 appropriated) = vs[j].appropriation();
             assertLe(appropriated, amountDue, "appropriated <= amount due");
@@ -1167,7 +1152,7 @@ contract MarginEngineInvariantTest is VaultFixture {
 
     /// @notice A margin call is open (non-zero amount and deadline) exactly when the state is MarginCall.
     function invariant_CallOpenOnlyWhenStateIsMarginCall() public view {
-        CollateralVault[] memory vs = handler.vaults();
+        ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             (, , , uint256 callAmount, uint256 deadline) = vs[j].marginState();
             bool inCall = vs[j].state() == VaultState.MarginCall;

@@ -7,10 +7,10 @@ import {IERC20} from "@openzeppelin/contracts/interfaces/IERC20.sol";
 
 import {TestBase} from "./utils/Vm.sol";
 import {AssetKind, PriceOracle, PriceSource, SequencerCheck} from "../contracts/libraries/PriceOracle.sol";
-import {PriceOracleHarness} from "../contracts/mocks/PriceOracleHarness.sol";
-import {MockPriceFeed} from "../contracts/mocks/MockPriceFeed.sol";
-import {MockERC20} from "../contracts/mocks/MockERC20.sol";
-import {MockERC4626} from "../contracts/mocks/MockERC4626.sol";
+import {PriceOracleHarness} from "../contracts/mocks/harnesses/PriceOracleHarness.sol";
+import {MockPriceFeed} from "../contracts/mocks/doubles/MockPriceFeed.sol";
+import {MockERC20} from "../contracts/mocks/doubles/MockERC20.sol";
+import {MockERC4626} from "../contracts/mocks/doubles/MockERC4626.sol";
 
 /// @notice Unit and fuzz tests of the PriceOracle library, through its harness.
 contract PriceOracleTest is TestBase {

@@ -155,7 +155,7 @@ describe("Adversarial flows", function () {
           .substitute(asset, E18(1_000n), tbill, TBILL(1_000n), sys.pledgor.address),
       )
         .to.be.revertedWithCustomError(vault, "ShortDelivery")
-        .withArgs(asset, E18(1_000n), E18(990n));
+        .withArgs(asset, E18(990n), E18(1_000n));
       expect(await ledger(tokens, parties(vault, other), { vault, other })).to.deep.equal(before);
       expect(before["fot held by pledgor"]).to.equal(E18(1_000n));
       expect(before["tbill accounted by vault"]).to.equal(TBILL(10_000n));

@@ -248,8 +248,8 @@ describe("coverage gate", function () {
 
   it("measures only product code: no mocks, no bench, no interfaces", function () {
     expect(isProductSource("contracts/vault/CollateralVault.sol")).to.equal(true);
-    expect(isProductSource("contracts/mocks/MockERC20.sol")).to.equal(false);
-    expect(isProductSource("contracts/bench/DvPFloor.sol")).to.equal(false);
+    expect(isProductSource("contracts/mocks/doubles/MockERC20.sol")).to.equal(false);
+    expect(isProductSource("bench/contracts/DvPFloor.sol")).to.equal(false);
     expect(isProductSource("test/CollateralVault.t.sol")).to.equal(false);
 
     const mock = SOURCE.replace("contract Synthetic", "contract Mock");
@@ -257,7 +257,7 @@ describe("coverage gate", function () {
       {
         [PATH]: SOURCE,
         "contracts/mocks/Mock.sol": mock,
-        "contracts/bench/Mock.sol": mock,
+        "bench/contracts/Mock.sol": mock,
         "contracts/interfaces/IThing.sol":
           "pragma solidity ^0.8.28;\ninterface IThing { function f() external; }\n",
       },

@@ -225,6 +225,22 @@ describe("Refusals", function () {
       expect(await vault.appropriation()).to.deep.equal([USD(105_000n), 0n]);
     });
 
+    it("withdraw refuses a zero receiver (ZeroAddress) and a zero amount (ZeroAmount), in every state it allows: nothing moves", async function () {
+      const vault = await postedVault();
+      const tbill = await sys.tbill.getAddress();
+      for (const pledged of [false, true]) {
+        if (pledged) await pledge(vault);
+        const before = await ledger(vault, [sys.tbill]);
+        await expect(
+          vault.connect(sys.pledgor).withdraw(tbill, TBILL(1n), ethersLib.ZeroAddress),
+        ).to.be.revertedWithCustomError(vault, "ZeroAddress");
+        await expect(
+          vault.connect(sys.pledgor).withdraw(tbill, 0n, sys.pledgor.address),
+        ).to.be.revertedWithCustomError(vault, "ZeroAmount");
+        expect(await ledger(vault, [sys.tbill])).to.deep.equal(before);
+      }
+    });
+
     it("substitute refuses a zero receiver (ZeroAddress) and a zero amount in either leg (ZeroAmount): nothing moves", async function () {
       const vault = await postedVault();
       await pledge(vault);

@@ -200,7 +200,7 @@ describe("SDK", function () {
         `Unauthorized: ${signers[SECURED].address} may not do this; only ${signers[PLEDGOR].address} may`,
       );
       const tooMuch = await agreement.withdraw(tbillAddress, 7n).catch((e: unknown) => e);
-      expect((tooMuch as CollateralError).args.toArray()).to.deep.equal([tbillAddress, 7n, 0n]);
+      expect((tooMuch as CollateralError).args.toArray()).to.deep.equal([tbillAddress, 0n, 7n]);
       const noCall = await agreement.issueMarginCall().catch((e: unknown) => e);
       expect((noCall as Error).message).to.match(/^InvalidState: the vault is Open/);
       const zero = await agreement.deposit(tbillAddress, 0n).catch((e: unknown) => e);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {AgreementTerms, EligibilityInput, EligibleAsset} from "./ICollateralVault.sol";
+import {AgreementTerms, EligibilityInput, EligibleAsset} from "../types/AgreementTypes.sol";
 import {SequencerCheck} from "../libraries/PriceOracle.sol";
 
 /// @notice The deployment's listing rules for agreement terms: the bounds every agreement's terms must meet when it
@@ -77,7 +77,7 @@ interface IAgreementFactory {
 
     /// @notice The deployment's listing rules, applied by every vault to every schedule line it is given: checks
     /// the line and returns it as stored, with the decimals of the priced token and of the feed read from chain.
-    /// @dev Reverts `ZeroAddress`, `InvalidBps`, `MetadataUnreadable`, `UnsupportedDecimals` (above 36),
+    /// @dev Reverts `ZeroAddress`, `InvalidBps`, `MetadataUnreadable`, `DecimalsUnsupported` (above 36),
     /// `FeedUnreadable` (a feed that is the asset itself or does not answer `latestRoundData()`) or the oracle's
     /// listing errors (`ZeroFeed`, `ZeroMaxPriceAge`, `InvalidBounds`). A zero feed is a delisting and returns an
     /// empty line.
@@ -195,4 +195,10 @@ interface IAgreementFactory {
     /// @notice Whether the guardian has paused new risk (new agreements and pledges). Never stops a withdrawal
     /// of excess, a release or an instruction under exclusive control.
     function paused() external view returns (bool);
+
+    /// @notice The guardian stops new risk: new agreements and pledges. Restricted by the AccessManager.
+    function pause() external;
+
+    /// @notice The guardian lets new risk in again. Restricted by the AccessManager.
+    function unpause() external;
 }

@@ -20,7 +20,7 @@ pragma solidity ^0.8.28;
 /// its own authorisation. A failed settlement consumes nothing, so a corrected order can be resubmitted.
 ///
 /// Delivery checks. ERC-20 legs are measured at the receiver (`balanceOf` before and after) and revert with
-/// `ShortDelivery` on any shortfall (fee-on-transfer, rebasing down, lying tokens; receiving more is accepted).
+/// `LegDeliveredShort` on any shortfall (fee-on-transfer, rebasing down, lying tokens; receiving more is accepted).
 /// ERC-20 calls go through SafeERC20 (tokens returning `false` or nothing). ERC-721 and ERC-1155 legs use
 /// `safeTransferFrom`, so contract receivers must accept them; their delivery is left to the token standard.
 ///
@@ -103,7 +103,7 @@ interface IDvPSettlement {
     /// @notice Leg `legIndex` has a `kind` outside `TokenKind`.
     error UnknownTokenKind(uint256 legIndex, uint256 kind);
     /// @notice Leg `legIndex` has a zero amount.
-    error ZeroAmount(uint256 legIndex);
+    error LegAmountZero(uint256 legIndex);
     /// @notice Leg `legIndex` delivers to this contract, which must never hold tokens.
     error ReceiverIsSettlement(uint256 legIndex);
     /// @notice Leg `legIndex` is an ERC-721 leg whose amount is not 1.
@@ -127,7 +127,7 @@ interface IDvPSettlement {
     /// @notice `balanceOf` of the ERC-20 `token` of leg `legIndex` reverted or returned no value.
     error BalanceUnreadable(uint256 legIndex, address token);
     /// @notice The receiver of ERC-20 leg `legIndex` got `received` instead of `expected` (fee-on-transfer or short).
-    error ShortDelivery(uint256 legIndex, uint256 expected, uint256 received);
+    error LegDeliveredShort(uint256 legIndex, uint256 received, uint256 expected);
 
     /// @notice Executes `settlement`: every leg moves, or the call reverts and nothing moves.
     /// @param settlement The legs, deadline and nonce.

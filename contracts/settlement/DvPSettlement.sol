@@ -172,7 +172,7 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
         uint256 id = leg.id;
         uint256 amount = leg.amount;
         address to = leg.to;
-        if (amount == 0) revert ZeroAmount(legIndex);
+        if (amount == 0) revert LegAmountZero(legIndex);
         if (to == address(this)) revert ReceiverIsSettlement(legIndex);
         if (kind == TokenKind.ERC20) {
             if (id != 0) revert UnexpectedTokenId(legIndex, id);
@@ -180,7 +180,7 @@ contract DvPSettlement is IDvPSettlement, EIP712, ReentrancyGuardTransient {
             IERC20(token).safeTransferFrom(from, to, amount);
             uint256 balanceAfter = _balanceOf(legIndex, token, to);
             uint256 received = balanceAfter > balanceBefore ? balanceAfter - balanceBefore : 0;
-            if (received < amount) revert ShortDelivery(legIndex, amount, received);
+            if (received < amount) revert LegDeliveredShort(legIndex, received, amount);
         } else if (kind == TokenKind.ERC721) {
             if (amount != 1) revert InvalidERC721Amount(legIndex, amount);
             IERC721(token).safeTransferFrom(from, to, id);

@@ -1,44 +1,33 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {EligibilityInput, EligibleAsset, ICollateralVault} from "../interfaces/ICollateralVault.sol";
+import {IAgreementFactory} from "../interfaces/IAgreementFactory.sol";
+import {IEligibilitySchedule} from "../interfaces/IEligibilitySchedule.sol";
+import {EligibilityInput, EligibleAsset} from "../types/AgreementTypes.sol";
 import {PriceSource} from "../libraries/PriceOracle.sol";
+import {AgreementState} from "./AgreementState.sol";
 
 /// @title EligibilitySchedule
 /// @notice An agreement's eligible collateral schedule: per asset, the price feed, haircut, concentration cap,
 /// maximum price age and kind. A tightening of a live schedule waits out the agreement's notice period; the
-/// pending line and its effective time are readable and emitted.
-abstract contract EligibilitySchedule is ICollateralVault {
-    uint256 internal constant BPS = 10_000;
-    /// @notice The most assets one agreement's schedule may list, so that valuation stays bounded in gas.
+/// pending line and its effective time are readable and emitted. The deployment's listing rules (the factory's
+/// `eligibilityEntry`) turn each proposed line into the stored one.
+abstract contract EligibilitySchedule is AgreementState, IEligibilitySchedule {
+    /// @inheritdoc IEligibilitySchedule
     uint256 public constant MAX_ASSETS = 16;
 
-    struct PendingEligibility {
-        EligibleAsset entry;
-        uint40 effectiveAt;
-    }
-
-    address[] private _listed;
-    mapping(address asset => EligibleAsset) private _schedule;
-    mapping(address asset => PendingEligibility) private _pending;
-    /// @dev The earliest effective time of any queued change (zero when none): lets reads skip the pending
-    /// mapping in the common case of a schedule with nothing queued.
-    uint40 private _earliestPendingAt;
-    /// @dev Bumped at every change, so that a signed pledge consent names the exact schedule it accepted.
-    uint32 internal _scheduleVersion;
-
-    /// @inheritdoc ICollateralVault
+    /// @inheritdoc IEligibilitySchedule
     function eligibility(address asset) public view returns (EligibleAsset memory) {
         return _effective(asset);
     }
 
-    /// @inheritdoc ICollateralVault
+    /// @inheritdoc IEligibilitySchedule
     function pendingEligibility(address asset) external view returns (EligibleAsset memory entry, uint256 effectiveAt) {
         PendingEligibility storage pending = _pending[asset];
         return (pending.entry, pending.effectiveAt);
     }
 
-    /// @inheritdoc ICollateralVault
+    /// @inheritdoc IEligibilitySchedule
     function listedAssets() public view returns (address[] memory) {
         return _listed;
     }
@@ -116,9 +105,11 @@ abstract contract EligibilitySchedule is ICollateralVault {
         return false;
     }
 
-    /// @dev The deployment's listing rules applied to `input` (the factory's `eligibilityEntry`): the line as
-    /// stored, decimals read from chain.
-    function _toEntry(EligibilityInput calldata input) internal view virtual returns (EligibleAsset memory);
+    /// @dev The deployment's listing rules applied to `input`: the line as stored, decimals read from chain.
+    function _toEntry(EligibilityInput calldata input) private view returns (EligibleAsset memory) {
+        (, , , address factory) = parties();
+        return IAgreementFactory(factory).eligibilityEntry(input);
+    }
 
     /// @dev A change tightens unless it only lowers the haircut, raises the cap, or lists a new asset:
     /// anything else (delisting, a shorter price age, narrower bounds) waits out the notice. (A new feed or kind of a

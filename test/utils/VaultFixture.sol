@@ -5,15 +5,13 @@ import {AccessManager} from "@openzeppelin/contracts/access/manager/AccessManage
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {AgreementFactory} from "../../contracts/AgreementFactory.sol";
-import {ListingRules} from "../../contracts/interfaces/IAgreementFactory.sol";
-import {AgreementTerms, EligibilityInput} from "../../contracts/interfaces/ICollateralVault.sol";
+import {IAgreementFactory, ListingRules} from "../../contracts/interfaces/IAgreementFactory.sol";
+import {ICollateralVault} from "../../contracts/interfaces/ICollateralVault.sol";
+import {AgreementTerms, EligibilityInput} from "../../contracts/types/AgreementTypes.sol";
 import {AssetKind, SequencerCheck} from "../../contracts/libraries/PriceOracle.sol";
-import {CollateralVault} from "../../contracts/vault/CollateralVault.sol";
-import {DvPSettlement} from "../../contracts/settlement/DvPSettlement.sol";
-import {MockERC20} from "../../contracts/mocks/MockERC20.sol";
-import {MockERC4626} from "../../contracts/mocks/MockERC4626.sol";
-import {MockPriceFeed} from "../../contracts/mocks/MockPriceFeed.sol";
+import {MockERC20} from "../../contracts/mocks/doubles/MockERC20.sol";
+import {MockERC4626} from "../../contracts/mocks/doubles/MockERC4626.sol";
+import {MockPriceFeed} from "../../contracts/mocks/doubles/MockPriceFeed.sol";
 
 import {TestBase} from "./Vm.sol";
 
@@ -32,7 +30,7 @@ abstract contract VaultFixture is TestBase {
     uint256 internal constant START = 1_750_000_000;
 
     AccessManager internal manager;
-    AgreementFactory internal factory;
+    IAgreementFactory internal factory;
     MockERC20 internal usd6;
     MockERC20 internal btc8;
     MockERC20 internal eth18;
@@ -46,11 +44,17 @@ abstract contract VaultFixture is TestBase {
     function _deployFixture() internal {
         vm.warp(START);
         manager = new AccessManager(address(this));
-        factory = new AgreementFactory(
-            address(manager),
-            address(new CollateralVault()),
-            address(new DvPSettlement()),
-            SequencerCheck({uptimeFeed: MockPriceFeed(address(0)), gracePeriod: 0})
+        // The shipped artifacts, not a second compile of their sources: the tests run the bytecode that deploys.
+        factory = IAgreementFactory(
+            _deployArtifact(
+                "AgreementFactory.sol:AgreementFactory",
+                abi.encode(
+                    address(manager),
+                    _deployArtifact("CollateralVault.sol:CollateralVault", ""),
+                    _deployArtifact("DvPSettlement.sol:DvPSettlement", ""),
+                    SequencerCheck({uptimeFeed: MockPriceFeed(address(0)), gracePeriod: 0})
+                )
+            )
         );
         // The widest listing rules a deployment may set, so that the fuzz tests reach every bound the vault enforces.
         factory.setListingRules(ListingRules(5_000, 5_000, 1, 1, 1, 1, 365 days));
@@ -63,6 +67,17 @@ abstract contract VaultFixture is TestBase {
         assets.push(address(eth18));
         assets.push(address(mmf));
         for (uint256 i; i < 4; ++i) feeds.push(new MockPriceFeed(8, defaultPrices[i]));
+    }
+
+    error ArtifactDeploymentFailed(string artifact);
+
+    /// @dev Deploys the compiled artifact `artifact` with ABI-encoded constructor arguments `args`.
+    function _deployArtifact(string memory artifact, bytes memory args) internal returns (address deployed) {
+        bytes memory code = abi.encodePacked(vm.getCode(artifact), args);
+        assembly ("memory-safe") {
+            deployed := create(0, add(code, 0x20), mload(code))
+        }
+        if (deployed == address(0)) revert ArtifactDeploymentFailed(artifact);
     }
 
     function _terms() internal pure returns (AgreementTerms memory t) {
@@ -104,12 +119,12 @@ abstract contract VaultFixture is TestBase {
         bytes32 salt,
         AgreementTerms memory t,
         EligibilityInput[] memory s
-    ) internal returns (CollateralVault v) {
+    ) internal returns (ICollateralVault v) {
         vm.prank(PLEDGOR);
-        v = CollateralVault(factory.openAgreement(PLEDGOR, SECURED, AGENT, t, s, salt));
+        v = ICollateralVault(factory.openAgreement(PLEDGOR, SECURED, AGENT, t, s, salt));
     }
 
-    function _openDefault(uint256 salt) internal returns (CollateralVault) {
+    function _openDefault(uint256 salt) internal returns (ICollateralVault) {
         return _open(bytes32(salt), _terms(), _defaultSchedule());
     }
 
@@ -125,7 +140,7 @@ abstract contract VaultFixture is TestBase {
         }
     }
 
-    function _deposit(CollateralVault v, uint256 i, uint256 amount) internal {
+    function _deposit(ICollateralVault v, uint256 i, uint256 amount) internal {
         _mintAsset(i, PLEDGOR, amount);
         vm.startPrank(PLEDGOR);
         IERC20(assets[i]).approve(address(v), amount);
@@ -133,7 +148,7 @@ abstract contract VaultFixture is TestBase {
         vm.stopPrank();
     }
 
-    function _pledge(CollateralVault v) internal {
+    function _pledge(ICollateralVault v) internal {
         bytes32 terms = v.termsHash();
         vm.prank(PLEDGOR);
         v.consentToPledge(terms);
@@ -141,12 +156,12 @@ abstract contract VaultFixture is TestBase {
         v.consentToPledge(terms);
     }
 
-    function _setExposure(CollateralVault v, uint256 exposure) internal {
+    function _setExposure(ICollateralVault v, uint256 exposure) internal {
         vm.prank(SECURED);
         v.setExposure(exposure);
     }
 
-    function _takeExclusiveControl(CollateralVault v) internal {
+    function _takeExclusiveControl(ICollateralVault v) internal {
         vm.prank(PLEDGOR);
         v.declareDefault();
         vm.prank(SECURED);
@@ -160,7 +175,7 @@ abstract contract VaultFixture is TestBase {
 
     /// @dev The collateral value by the vault's documented definition, from its public per-asset market value:
     /// each held eligible asset after its haircut, then capped at its share of the uncapped total.
-    function _refCollateralValue(CollateralVault v, uint256[4] memory balances) internal view returns (uint256 value) {
+    function _refCollateralValue(ICollateralVault v, uint256[4] memory balances) internal view returns (uint256 value) {
         uint256[4] memory afterHaircut;
         uint256 uncapped;
         for (uint256 i; i < 4; ++i) {
@@ -176,7 +191,7 @@ abstract contract VaultFixture is TestBase {
         }
     }
 
-    function _balances(CollateralVault v) internal view returns (uint256[4] memory b) {
+    function _balances(ICollateralVault v) internal view returns (uint256[4] memory b) {
         for (uint256 i; i < 4; ++i) b[i] = v.balanceOf(assets[i]);
     }
 

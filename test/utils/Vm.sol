@@ -24,6 +24,7 @@ interface Vm {
     function mockCall(address callee, bytes calldata data, bytes calldata returnData) external;
     function mockCallRevert(address callee, bytes calldata data, bytes calldata revertData) external;
     function clearMockedCalls() external;
+    function getCode(string calldata artifactPath) external view returns (bytes memory creationBytecode);
 }
 
 /// @notice Base for Solidity tests: the cheatcode handle, bounded fuzz inputs and plain assertions.

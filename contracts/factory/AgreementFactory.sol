@@ -11,10 +11,14 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {IAgreementFactory, ListingRules, Term} from "./interfaces/IAgreementFactory.sol";
-import {IDvPSettlement} from "./interfaces/IDvPSettlement.sol";
-import {AgreementTerms, EligibilityInput, EligibleAsset, ICollateralVault} from "./interfaces/ICollateralVault.sol";
-import {AssetKind, PriceOracle, PriceSource, SequencerCheck} from "./libraries/PriceOracle.sol";
+import {IAgreementFactory, ListingRules, Term} from "../interfaces/IAgreementFactory.sol";
+import {IAgreementState} from "../interfaces/IAgreementState.sol";
+import {ICollateralLedger} from "../interfaces/ICollateralLedger.sol";
+import {ICollateralVault} from "../interfaces/ICollateralVault.sol";
+import {IDvPSettlement} from "../interfaces/IDvPSettlement.sol";
+import {IEligibilitySchedule} from "../interfaces/IEligibilitySchedule.sol";
+import {AgreementTerms, BPS, EligibilityInput, EligibleAsset} from "../types/AgreementTypes.sol";
+import {AssetKind, PriceOracle, PriceSource, SequencerCheck} from "../libraries/PriceOracle.sol";
 
 /// @title AgreementFactory
 /// @notice Opens agreements: each gets its own vault, an ERC-1167 clone of one immutable implementation whose
@@ -27,7 +31,6 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
     /// @notice EIP-712 type hash of a party's consent to pledge under an agreement's terms.
     bytes32 public constant PLEDGE_CONSENT_TYPEHASH = keccak256("PledgeConsent(bytes32 termsHash,uint256 deadline)");
 
-    uint256 private constant BPS = 10_000;
     /// @dev Bounds no deployment's listing rules may pass.
     uint256 private constant RULE_MAX_BPS = 5_000;
     uint256 private constant RULE_MAX_APPROPRIATION_PERIOD = 365 days;
@@ -175,10 +178,10 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
                 // Not due, already called, or unpriceable: the keeper's batch goes on with the others. But a call
                 // that failed for want of gas is the keeper's limit, not the agreement's state: the whole batch
                 // reverts, so that gas estimation finds a limit that serves every agreement in it.
-                if (bytes4(reason) == ICollateralVault.InsufficientGas.selector) _bubble(reason);
+                if (bytes4(reason) == ICollateralLedger.InsufficientGas.selector) _bubble(reason);
                 // Out of gas inside the implementation leaves 1/64 there and 1/64 in the clone's frame: under 2/64.
                 if (reason.length == 0 && gasleft() <= gasBefore / 32) {
-                    revert ICollateralVault.InsufficientGas(gasleft(), gasBefore);
+                    revert ICollateralLedger.InsufficientGas(gasleft(), gasBefore);
                 }
             }
         }
@@ -197,17 +200,17 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
 
     /// @inheritdoc IAgreementFactory
     function eligibilityEntry(EligibilityInput calldata input) external view returns (EligibleAsset memory entry) {
-        if (input.asset == address(0)) revert ICollateralVault.ZeroAddress();
+        if (input.asset == address(0)) revert IAgreementState.ZeroAddress();
         if (address(input.feed) == address(0)) return entry; // a delisting
         if (input.haircutBps > BPS || input.concentrationCapBps > BPS || input.concentrationCapBps == 0) {
-            revert ICollateralVault.InvalidBps(input.haircutBps, input.concentrationCapBps);
+            revert IEligibilitySchedule.InvalidBps(input.haircutBps, input.concentrationCapBps);
         }
         // The feed must answer as a price feed: a token given as its own feed would fail every valuation later.
         (bool answered, bytes memory roundData) = address(input.feed).staticcall(
             abi.encodeCall(AggregatorV3Interface.latestRoundData, ())
         );
         if (address(input.feed) == input.asset || !answered || roundData.length < 160) {
-            revert ICollateralVault.FeedUnreadable(input.asset, address(input.feed));
+            revert IEligibilitySchedule.FeedUnreadable(input.asset, address(input.feed));
         }
         address priced =
             input.kind == AssetKind.ERC4626
@@ -237,12 +240,12 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
             });
     }
 
-    /// @notice The guardian stops new risk: new agreements and pledges.
+    /// @inheritdoc IAgreementFactory
     function pause() external restricted {
         _pause();
     }
 
-    /// @notice The guardian lets new risk in again.
+    /// @inheritdoc IAgreementFactory
     function unpause() external restricted {
         _unpause();
     }
@@ -283,7 +286,7 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
     /// @dev `decimals()` of a token or feed, at most the oracle's 36.
     function _decimals(address target) private view returns (uint8) {
         uint256 decimals = _readWord(target, IERC20Metadata.decimals.selector, type(uint256).max);
-        if (decimals > PriceOracle.MAX_DECIMALS) revert ICollateralVault.UnsupportedDecimals(target, decimals);
+        if (decimals > PriceOracle.MAX_DECIMALS) revert IEligibilitySchedule.DecimalsUnsupported(target, decimals);
         return uint8(decimals);
     }
 
@@ -291,9 +294,9 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
     /// answering something else, gets a named error instead of an empty revert from the ABI decoder.
     function _readWord(address target, bytes4 selector, uint256 max) private view returns (uint256 word) {
         (bool ok, bytes memory data) = target.staticcall(abi.encodeWithSelector(selector));
-        if (!ok || data.length < 32) revert ICollateralVault.MetadataUnreadable(target, selector);
+        if (!ok || data.length < 32) revert IEligibilitySchedule.MetadataUnreadable(target, selector);
         word = abi.decode(data, (uint256));
-        if (word > max) revert ICollateralVault.MetadataUnreadable(target, selector);
+        if (word > max) revert IEligibilitySchedule.MetadataUnreadable(target, selector);
     }
 
     function _setListingRules(ListingRules memory rules) private {

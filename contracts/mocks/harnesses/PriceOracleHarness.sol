@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {PriceOracle, PriceSource, SequencerCheck} from "../libraries/PriceOracle.sol";
+import {PriceOracle, PriceSource, SequencerCheck} from "../../libraries/PriceOracle.sol";
 
 /// @title PriceOracleHarness
 /// @notice Exposes the internal `PriceOracle` library externally, for Solidity tests and the SDK's tests.

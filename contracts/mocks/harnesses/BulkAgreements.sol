@@ -3,8 +3,9 @@ pragma solidity ^0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
-import {IAgreementFactory} from "../interfaces/IAgreementFactory.sol";
-import {AgreementTerms, EligibilityInput, ICollateralVault} from "../interfaces/ICollateralVault.sol";
+import {IAgreementFactory} from "../../interfaces/IAgreementFactory.sol";
+import {ICollateralVault} from "../../interfaces/ICollateralVault.sol";
+import {AgreementTerms, EligibilityInput} from "../../types/AgreementTypes.sol";
 
 /// @title BulkAgreements
 /// @notice Test and benchmark helper: a pledgor contract that opens, funds and pledges many agreements in few

@@ -3,21 +3,14 @@ pragma solidity ^0.8.28;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
-import {
-    AgreementStatus,
-    AssetPosition,
-    EligibleAsset,
-    ICollateralVault,
-    VaultState
-} from "./interfaces/ICollateralVault.sol";
-import {Valuation} from "./libraries/Valuation.sol";
+import {ICollateralVault} from "../interfaces/ICollateralVault.sol";
+import {AgreementStatus, AssetPosition, BPS, EligibleAsset, VaultState} from "../types/AgreementTypes.sol";
+import {Valuation} from "../libraries/Valuation.sol";
 
 /// @title CollateralLens
 /// @notice Read-only views over agreements for parties, keepers, monitors and auditors: one call returns an
 /// agreement's full status, another the status of many. Kept out of the vault so the vault stays small.
 contract CollateralLens {
-    uint256 private constant BPS = 10_000;
-
     /// @notice The agreement's status: state, exposure, requirement, values per asset, coverage and open call.
     /// @dev Never reverts on a bad price: the asset then counts as zero and `pricesValid` is false.
     /// @param vault The agreement's vault.

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IAgreementState} from "../interfaces/IAgreementState.sol";
+import {AgreementTerms, VaultState} from "../types/AgreementTypes.sol";
+import {VaultStorage} from "./VaultStorage.sol";
+
+/// @title AgreementState
+/// @notice The agreement a vault serves: the parties (the clone's immutable arguments, which no one can change),
+/// the terms, and the lock state with the one function that moves it.
+abstract contract AgreementState is VaultStorage, ReentrancyGuardTransient, IAgreementState {
+    /// @inheritdoc IAgreementState
+    function parties()
+        public
+        view
+        returns (address pledgor, address securedParty, address controlAgent, address factory)
+    {
+        return abi.decode(Clones.fetchCloneArgs(address(this)), (address, address, address, address));
+    }
+
+    /// @inheritdoc IAgreementState
+    function terms() external view returns (AgreementTerms memory) {
+        return _terms;
+    }
+
+    /// @inheritdoc IAgreementState
+    function state() external view returns (VaultState) {
+        return _state;
+    }
+
+    /// @dev The only writer of the lock state.
+    function _moveTo(VaultState next) internal {
+        emit StateChanged(_state, next);
+        _state = next;
+    }
+
+    function _requireState(VaultState expected) internal view {
+        VaultState current = _state;
+        if (current != expected) revert InvalidState(current);
+    }
+
+    /// @dev `Pledged` or `MarginCall`: the agreement is live and not yet under exclusive control.
+    function _requireLive() internal view returns (VaultState current) {
+        current = _state;
+        if (current != VaultState.Pledged && current != VaultState.MarginCall) revert InvalidState(current);
+    }
+
+    function _requireUnderExclusiveControl() internal view {
+        VaultState current = _state;
+        if (current != VaultState.ExclusiveControl && current != VaultState.Liquidating) revert InvalidState(current);
+    }
+
+    function _requirePledgor() internal view returns (address pledgor) {
+        (pledgor, , , ) = parties();
+        if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
+    }
+
+    function _requireSecuredParty() internal view returns (address securedParty) {
+        (, securedParty, , ) = parties();
+        if (msg.sender != securedParty) revert Unauthorized(msg.sender, securedParty);
+    }
+
+    function _requireSecuredPartyOrAgent() internal view {
+        (, address securedParty, address controlAgent, ) = parties();
+        if (msg.sender != securedParty && (msg.sender != controlAgent || controlAgent == address(0))) {
+            revert Unauthorized(msg.sender, securedParty);
+        }
+    }
+}
