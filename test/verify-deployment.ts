@@ -1,6 +1,7 @@
 // What an auditor does with an address book: take the recorded compiler input of a deployed contract, recompile it
 // with the same solc (the npm wasm build), and check the result is the code on chain, byte for byte.
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { performance } from "node:perf_hooks";
 
 import { expect } from "chai";
@@ -28,6 +29,7 @@ import {
 import { underCoverage } from "./helpers/coverage.js";
 
 const ARTIFACTS = "artifacts";
+const VERIFY_CACHE = path.join("cache", "verify-deployment");
 
 /** The EIP-712 domain each contract's constructor passes to OpenZeppelin's EIP712, as its source says. */
 const EIP712_DOMAINS = {
@@ -79,6 +81,22 @@ function declarationNames(output: SolcOutput): Map<string, string> {
   };
   for (const source of Object.values(output.sources ?? {})) walk(source.ast);
   return names;
+}
+
+/**
+ * solc's output for `input`, from `cache/verify-deployment/` when this exact compiler already compiled this exact
+ * input (the key hashes both), as the bench caches its peers: a rerun with nothing changed recompiles nothing, and
+ * any change to a source, a setting or the compiler is a new key.
+ */
+function compileCached(input: object): { output: SolcOutput; cached: boolean } {
+  const json = JSON.stringify(input);
+  const key = keccak256(toUtf8Bytes(`${solc.version()}\n${json}`)).slice(2, 18);
+  const file = path.join(VERIFY_CACHE, `${key}.json`);
+  if (existsSync(file)) return { output: JSON.parse(readFileSync(file, "utf8")) as SolcOutput, cached: true };
+  const output = JSON.parse(solc.compile(json)) as SolcOutput;
+  mkdirSync(VERIFY_CACHE, { recursive: true });
+  writeFileSync(file, JSON.stringify(output));
+  return { output, cached: false };
 }
 
 /** OpenZeppelin's ShortString: the string's bytes left-aligned in a word whose last byte is its length. */
@@ -208,10 +226,10 @@ describe("Verifiable deployment", function () {
         },
       });
       const started = performance.now();
-      const output = JSON.parse(solc.compile(JSON.stringify(input))) as SolcOutput;
+      const { output, cached } = compileCached(input);
       const seconds = (performance.now() - started) / 1000;
       console.log(
-        `      recompiled ${name} (${sourceNames.length} sources) in ${seconds.toFixed(1)} s`,
+        `      recompiled ${name} (${sourceNames.length} sources) in ${seconds.toFixed(1)} s${cached ? " (cached)" : ""}`,
       );
       const errors = (output.errors ?? []).filter((e) => e.severity === "error");
       expect(errors.map((e) => e.formattedMessage)).to.deep.equal([]);
@@ -228,9 +246,7 @@ describe("Verifiable deployment", function () {
       // constructor computes (EIP-712's cached domain separator, chain id, address, hashed and short name and
       // version; the factory's implementation and settlement addresses), and an immutable this test does not know
       // fails it.
-      const names = declarationNames(
-        JSON.parse(solc.compile(JSON.stringify(select({ "*": { "": ["ast"] } })))) as SolcOutput,
-      );
+      const names = declarationNames(compileCached(select({ "*": { "": ["ast"] } })).output);
       const expected = await expectedImmutables(name);
       const patched = Uint8Array.from(rebuilt);
       const seen = new Set<string>();
