@@ -31,7 +31,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
 
     /// @notice Random deposits, withdrawals and donations of the four assets, in an Open or a Pledged vault (no
     /// requirement): after every step the accounted balance equals the holdings minus what was donated.
-    function testFuzz_NothingLost_DepositWithdraw(uint256 seed, bool pledged) public {
+    function testFuzz_P1_nothingLostOnDepositAndWithdraw(uint256 seed, bool pledged) public {
         ICollateralVault v = _openDefault(1);
         if (pledged) _pledge(v);
         uint256[4] memory donated;
@@ -70,7 +70,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// @notice Everything agreement A goes through (deposits, withdrawals, a pledge, exposure, a pledged
     /// withdrawal, default, exclusive control with instructed transfers, release) leaves agreement B's state,
     /// accounted balances, holdings, requirement and value untouched.
-    function testFuzz_Segregation(uint256 seed, uint256 exposureA, bool releaseA) public {
+    function testFuzz_P2_segregation(uint256 seed, uint256 exposureA, bool releaseA) public {
         ICollateralVault a = _openDefault(1);
         ICollateralVault b = _openDefault(2);
         for (uint256 i; i < 4; ++i) {
@@ -152,7 +152,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// @notice Once the pledgor acknowledged a default and the notice was delivered, no pledgor call moves
     /// anything: withdrawals of any asset, any amount, to anyone, at any later time revert, and so do the calls
     /// reserved to the secured party; a release waits until the amount due is met or the appropriation period passes.
-    function testFuzz_ExclusiveControl_PledgorMovesNothing(
+    function testFuzz_P3_exclusiveControlPledgorMovesNothing(
         uint256 assetSeed,
         uint256 amount,
         address to,
@@ -236,7 +236,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// when the collateral value left (by the documented definition) covers the requirement, and then the
     /// vault's own `collateralValue()` covers it too. Once the prices are stale, every withdrawal that leaves
     /// anything to value reverts.
-    function testFuzz_NoUndercollateralisedWithdrawal(
+    function testFuzz_P4_noUndercollateralisedWithdrawal(
         uint256 seed,
         uint256 exposure,
         uint256 which,
@@ -317,7 +317,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// @notice Under exclusive control the secured party and the agent move random amounts of random assets
     /// while prices move: the value moved out (at the oracle price when it moved) never exceeds exposure plus
     /// the penalty, and a transfer is refused exactly when it would go beyond.
-    function testFuzz_BoundedAppropriation(uint256 seed, uint256 exposure, uint256 penaltyBps) public {
+    function testFuzz_P5_boundedAppropriation(uint256 seed, uint256 exposure, uint256 penaltyBps) public {
         ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
@@ -375,7 +375,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
 
     /// @notice With the factory paused, a pledged vault's excess still comes out, an Open vault still returns
     /// everything, and release returns the rest; only new risk (pledges, new agreements) is refused.
-    function testFuzz_PausingNeverTraps(
+    function testFuzz_P7_pausingNeverTraps(
         uint256 usdAmount,
         uint256 ethAmount,
         uint256 exposure,
@@ -433,7 +433,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
 
     /// @notice A fee-on-transfer token listed in the schedule: the deposit reverts with the amount asked and the
     /// amount received, and nothing is accounted or held.
-    function testFuzz_ShortDeliveryRejected(uint256 feeBps, uint256 amount, bool pledged) public {
+    function testFuzz_shortDeliveryRejected(uint256 feeBps, uint256 amount, bool pledged) public {
         feeBps = bound(feeBps, 1, BPS);
         FeeOnTransferToken fot = new FeeOnTransferToken(feeBps);
         // At least one unit of fee.
@@ -461,7 +461,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
     /// @notice Regression: a donation already held must not hide a short delivery. The vault once compared
     /// holdings after the transfer with everything accounted, so 990 donated units absorbed a 1% fee on a
     /// 10,000 deposit, which was credited in full; it now compares the balance before and after.
-    function testRegression_ShortDeliveryMaskedByDonation() public {
+    function test_regression_shortDeliveryMaskedByDonation() public {
         FeeOnTransferToken fot = new FeeOnTransferToken(100); // 1%
         ICollateralVault v = _open(bytes32(0), _terms(), _fotSchedule(fot));
         // Anyone sends 1,000 units straight to the vault (it receives 990): a donation, not accounted.
@@ -496,7 +496,7 @@ contract CollateralVaultFuzzTest is VaultFixture {
 
     /// @notice On a pledged vault a haircut increase shows in `eligibility` only once the notice period has
     /// passed; a haircut decrease applies at once; on an Open vault a tightening applies at once.
-    function testFuzz_ScheduleTighteningWaitsNotice(uint256 newHaircut, uint256 elapsed, uint256 looser) public {
+    function testFuzz_scheduleTighteningWaitsNotice(uint256 newHaircut, uint256 elapsed, uint256 looser) public {
         ICollateralVault v = _openDefault(1);
         ICollateralVault open = _openDefault(2);
         _deposit(v, 2, 1e18);
@@ -770,7 +770,7 @@ contract CollateralVaultInvariantTest is VaultFixture {
     }
 
     /// @notice Per vault and asset: accounted == held - donations, and accounted == the handler's ghost balance.
-    function invariant_NothingLost() public view {
+    function invariant_P1_nothingLost() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             for (uint256 i; i < assets.length; ++i) {
@@ -783,7 +783,7 @@ contract CollateralVaultInvariantTest is VaultFixture {
     }
 
     /// @notice Per asset: the sum over vaults of what is accounted is what was posted minus what was withdrawn.
-    function invariant_Segregation() public view {
+    function invariant_P2_segregation() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 i; i < assets.length; ++i) {
             uint256 sum;
@@ -797,7 +797,7 @@ contract CollateralVaultInvariantTest is VaultFixture {
     }
 
     /// @notice No pledged withdrawal ever succeeded and left its vault's collateral value below the requirement.
-    function invariant_PledgedVaultsCovered_OrNoWithdrawalSucceeded() public view {
+    function invariant_P4_pledgedVaultsCoveredOrNoWithdrawalSucceeded() public view {
         assertEq(handler.uncoveredWithdrawals(), 0, "uncovered pledged withdrawals");
     }
 }

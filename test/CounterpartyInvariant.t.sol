@@ -795,7 +795,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// enforceable just before the notice plus the penalty, and no more than the pledgor's figure plus the penalty if a
     /// dispute was open, nor than the highest figure the pledgor let pass or agreed to; the amount due never rose
     /// after the notice; what was appropriated is what the secured party received at oracle value.
-    function invariant_AppropriationBoundedByEnforceableAtNotice() public view {
+    function invariant_P5_appropriationBoundedByEnforceableAtNotice() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
@@ -814,7 +814,7 @@ contract CounterpartyInvariantTest is VaultFixture {
 
     /// @notice The amount due alone (so that a failure of the appropriation bound does not hide it): fixed at the
     /// notice from the enforceable exposure, and only ever lower afterwards; nothing is due nor taken before a notice.
-    function invariant_AmountDueFixedAtNoticeOnlyGoesDown() public view {
+    function invariant_amountDueFixedAtNoticeOnlyGoesDown() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
@@ -833,7 +833,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice A pledgor that never consented to a default, against which the control agent declared none, and that
     /// delivered every called amount before its deadline, is never put under exclusive control; and no default on
     /// an unmet call is ever declared unless a call was missed.
-    function invariant_DiligentPledgorNeverUnderControl() public view {
+    function invariant_diligentPledgorNeverUnderControl() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
@@ -847,7 +847,7 @@ contract CounterpartyInvariantTest is VaultFixture {
 
     /// @notice After a release nothing stays in the vault: every listed asset's accounted balance and every token it
     /// ever held are zero (plain tokens never refuse, and the campaign donates nothing).
-    function invariant_NothingOfThePledgorsStaysAfterRelease() public view {
+    function invariant_nothingOfThePledgorsStaysAfterRelease() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             if (vs[j].state() != VaultState.Released) continue;
@@ -861,7 +861,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     }
 
     /// @notice Per vault and asset: accounted == held.
-    function invariant_NothingLost() public view {
+    function invariant_P1_nothingLost() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             for (uint256 i; i < assets.length; ++i) {
@@ -873,7 +873,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice Release follows its rules: by anyone but the secured party only under exclusive control once what is
     /// due is below the minimum transfer amount or the appropriation period has passed; such a release, and the
     /// secured party's at any time after the pledge, is never refused.
-    function invariant_ReleaseOnlyAsTheRulesAllow() public view {
+    function invariant_releaseOnlyAsTheRulesAllow() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             VaultGhost memory g = handler.ghost(j);
@@ -884,7 +884,7 @@ contract CounterpartyInvariantTest is VaultFixture {
 
     /// @notice A default the pledgor acknowledged or the control agent declared lasts: a notice on it never finds no
     /// default (only a default on an unmet call ends with the call).
-    function invariant_DeclaredDefaultsPersist() public view {
+    function invariant_declaredDefaultsPersist() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             assertTrue(!handler.ghost(j).declaredDefaultLost, "a declared default was lost");
@@ -911,7 +911,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice The ghosts record notices, releases and calls: a fixed sequence through the handler reaches a notice
     /// (a huge mark in the same block makes nothing more due), a bounded transfer, an over-take refused, a keeper's
     /// release after the appropriation period, and a diligent pledgor's call cured before its deadline.
-    function test_HandlerRecordsNoticesAndReleases() public {
+    function test_handlerRecordsNoticesAndReleases() public {
         ICollateralVault[] memory vs = handler.vaults();
         ICollateralVault v = vs[0];
         // Past the dispute window of the fixture's mark, which is then enforceable.
@@ -965,13 +965,13 @@ contract CounterpartyInvariantTest is VaultFixture {
         assertTrue(vs[1].state() == VaultState.Pledged, "delivered before the deadline");
         assertTrue(!handler.ghost(1).missedDeadline, "no deadline missed");
 
-        invariant_AppropriationBoundedByEnforceableAtNotice();
-        invariant_AmountDueFixedAtNoticeOnlyGoesDown();
-        invariant_DiligentPledgorNeverUnderControl();
-        invariant_NothingOfThePledgorsStaysAfterRelease();
-        invariant_NothingLost();
-        invariant_ReleaseOnlyAsTheRulesAllow();
-        invariant_DeclaredDefaultsPersist();
+        invariant_P5_appropriationBoundedByEnforceableAtNotice();
+        invariant_amountDueFixedAtNoticeOnlyGoesDown();
+        invariant_diligentPledgorNeverUnderControl();
+        invariant_nothingOfThePledgorsStaysAfterRelease();
+        invariant_P1_nothingLost();
+        invariant_releaseOnlyAsTheRulesAllow();
+        invariant_declaredDefaultsPersist();
     }
 
     // ------------------------------------------------------------ regressions (contract behaviour against the rules)
@@ -979,7 +979,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice A default the control agent declared lasts: anyone re-declaring it past the unmet call's deadline does
     /// not recast it as a default on the call, which the pledgor's late cure would end. (The vault once overwrote
     /// the reason, and the notice then failed `NoDefault()`.)
-    function test_AgentDefaultSurvivesACure() public {
+    function test_agentDefaultSurvivesACure() public {
         ICollateralVault v = handler.vaults()[0];
         uint256 t0 = handler.currentTime();
         _setExposure(v, 300_000e18);
@@ -1002,7 +1002,7 @@ contract CounterpartyInvariantTest is VaultFixture {
 
     /// @notice Under exclusive control with a dispute open, the secured party takes 100,000 of the 210,000 due and the
     /// control agent then decides 50,000 (due 52,500): nothing more is due, so the pledgor releases the surplus at once.
-    function test_ResolutionBelowWhatWasTakenLeavesTheSurplusReleasable() public {
+    function test_resolutionBelowWhatWasTakenLeavesTheSurplusReleasable() public {
         ICollateralVault v = _controlWithDisputeAndTake();
         vm.prank(PLEDGOR);
         v.release();
@@ -1014,7 +1014,7 @@ contract CounterpartyInvariantTest is VaultFixture {
     /// @notice A diligent pledgor delivers what `marginCall()` states: a mark so large that the call is capped at
     /// 2^128 - 1 WAD is cured by that delivery, so no default follows. (The vault once ignored deliveries against a
     /// capped call, and such a pledgor was put under control at the deadline.)
-    function test_CappedCallCuredByItsStatedAmount() public {
+    function test_cappedCallCuredByItsStatedAmount() public {
         ICollateralVault v = handler.vaults()[1];
         uint256 t0 = handler.currentTime();
         _setExposure(v, 1e45);

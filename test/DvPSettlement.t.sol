@@ -4,14 +4,13 @@ pragma solidity ^0.8.28;
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
 import {TestBase} from "./utils/Vm.sol";
-import {DvPSettlement} from "../contracts/settlement/DvPSettlement.sol";
 import {IDvPSettlement} from "../contracts/interfaces/IDvPSettlement.sol";
 import {MockERC20} from "../contracts/mocks/doubles/MockERC20.sol";
 
 /// @notice Builds and signs settlements for the Solidity tests.
 abstract contract DvPTestHelpers is TestBase {
     function _sign(
-        DvPSettlement dvp,
+        IDvPSettlement dvp,
         IDvPSettlement.Settlement memory s,
         uint256 key
     ) internal view returns (bytes memory) {
@@ -35,13 +34,13 @@ contract DvPSettlementFuzzTest is DvPTestHelpers {
     uint256 internal constant ACTORS = 4;
     uint256 internal constant TOKENS = 3;
 
-    DvPSettlement internal dvp;
+    IDvPSettlement internal dvp;
     MockERC20[TOKENS] internal tokens;
     uint256[ACTORS] internal keys;
     address[ACTORS] internal actors;
 
     function setUp() public {
-        dvp = new DvPSettlement();
+        dvp = IDvPSettlement(_deployArtifact("DvPSettlement.sol:DvPSettlement", ""));
         for (uint256 t; t < TOKENS; ++t) tokens[t] = new MockERC20("Token", "TKN", 18);
         for (uint256 a; a < ACTORS; ++a) {
             keys[a] = 0xA11CE + a;
@@ -58,7 +57,7 @@ contract DvPSettlementFuzzTest is DvPTestHelpers {
         uint256[ACTORS][TOKENS] outflow;
     }
 
-    function testFuzz_allLegsMoveOrNone(
+    function testFuzz_P6_allLegsMoveOrNone(
         uint256 seed,
         uint256 legCountSeed,
         uint256 callerSeed,
@@ -252,7 +251,7 @@ contract DvPSettlementFuzzTest is DvPTestHelpers {
 contract DvPHandler is DvPTestHelpers {
     uint256 internal constant ACTORS = 3;
 
-    DvPSettlement public immutable dvp;
+    IDvPSettlement public immutable dvp;
     MockERC20 public immutable asset;
     MockERC20 public immutable cash;
     uint256[ACTORS] internal keys;
@@ -269,7 +268,7 @@ contract DvPHandler is DvPTestHelpers {
     IDvPSettlement.SenderSignature[] internal lastSignatures;
     address internal lastCaller;
 
-    constructor(DvPSettlement dvp_, MockERC20 asset_, MockERC20 cash_) {
+    constructor(IDvPSettlement dvp_, MockERC20 asset_, MockERC20 cash_) {
         dvp = dvp_;
         asset = asset_;
         cash = cash_;
@@ -364,13 +363,13 @@ contract DvPHandler is DvPTestHelpers {
 /// @notice Invariants: the settlement contract never holds a token, and no (signer, nonce) ever settles twice or
 /// after its cancellation.
 contract DvPSettlementInvariantTest is TestBase {
-    DvPSettlement internal dvp;
+    IDvPSettlement internal dvp;
     MockERC20 internal asset;
     MockERC20 internal cash;
     DvPHandler internal handler;
 
     function setUp() public {
-        dvp = new DvPSettlement();
+        dvp = IDvPSettlement(_deployArtifact("DvPSettlement.sol:DvPSettlement", ""));
         asset = new MockERC20("Asset", "AST", 18);
         cash = new MockERC20("Cash", "CSH", 6);
         handler = new DvPHandler(dvp, asset, cash);
@@ -381,7 +380,7 @@ contract DvPSettlementInvariantTest is TestBase {
         targets[0] = address(handler);
     }
 
-    function invariant_settlementHoldsNoTokens() public view {
+    function invariant_P6_settlementHoldsNoTokens() public view {
         assertEq(asset.balanceOf(address(dvp)), 0, "asset held by DvP");
         assertEq(cash.balanceOf(address(dvp)), 0, "cash held by DvP");
     }
@@ -391,7 +390,7 @@ contract DvPSettlementInvariantTest is TestBase {
         assertEq(handler.cancelledButSettled(), 0, "a cancelled nonce settled");
     }
 
-    function invariant_tokensConserved() public view {
+    function invariant_P6_tokensConserved() public view {
         assertEq(asset.totalSupply(), 3e30, "asset supply");
         assertEq(cash.totalSupply(), 3e30, "cash supply");
     }

@@ -70,7 +70,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// @notice Random terms, haircuts, caps, holdings, prices and exposure (biased to the MTA boundary): a margin
     /// call opens exactly when the callable shortfall is positive and at least the MTA, for the shortfall rounded
     /// up, due after the cure period; otherwise `NoMarginCallDue` with the exact figures; never two at once.
-    function testFuzz_NoCallForCoveredAgreement(uint256 seed, uint256 exposure, bool nearEdge) public {
+    function testFuzz_noCallForCoveredAgreement(uint256 seed, uint256 exposure, bool nearEdge) public {
         ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
@@ -155,7 +155,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// asset at most its cap and what the source can deliver, the caps go down by exactly what was pulled, and an
     /// asset whose allowance was revoked is skipped for the next. When the source has plenty and the rounding
     /// leaves slack, the call is met in the same transaction.
-    function testFuzz_TopUpNeverExceedsCallOrCaps(uint256 seed, uint256 dropBps, bool revokeFirst, bool plenty) public {
+    function testFuzz_topUpNeverExceedsCallOrCaps(uint256 seed, uint256 dropBps, bool revokeFirst, bool plenty) public {
         ICollateralVault v;
         {
             AgreementTerms memory t = _terms();
@@ -298,7 +298,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// DvP sales and instructed transfers while prices move: the secured party never receives (cash and
     /// collateral at oracle value) more than exposure plus penalty as frozen at the notice; a sale below oracle
     /// value less the maximum discount reverts `SalePriceTooLow`; release returns everything left to the pledgor.
-    function testFuzz_LiquidationBounded(uint256 seed, uint256 exposure, bool viaDeclare) public {
+    function testFuzz_P5_liquidationBounded(uint256 seed, uint256 exposure, bool viaDeclare) public {
         Liquidation memory liq;
         ICollateralVault v;
         {
@@ -453,7 +453,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// @notice Random substitutions (any pair of assets, any amounts, prices moving in between) on a pledged vault
     /// with random haircuts and caps near full coverage: each either reverts and changes nothing, or leaves the
     /// collateral value at or above the requirement; accounted always equals held.
-    function testFuzz_SubstitutionNeverUndercovers(uint256 seed, uint256 exposure) public {
+    function testFuzz_P4_substitutionNeverUndercovers(uint256 seed, uint256 exposure) public {
         ICollateralVault v = _open(bytes32(0), _terms(), _randomSchedule(seed));
         for (uint256 i; i < 4; ++i) {
             uint256 r = _r(seed, "amount", i);
@@ -504,7 +504,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     /// while the requirement keeps E; P >= E is `NothingDisputed`; a dispute after the window reverts. Resolution is
     /// by agreement only: the agent at any figure, the secured party at or below P, the pledgor by accepting E (any
     /// figure at or above it) or by raising its own figure (above P), anyone else never.
-    function testFuzz_DisputeKeepsUndisputedCallable(
+    function testFuzz_disputeKeepsUndisputedCallable(
         uint256 seed,
         uint256 e,
         uint256 p,
@@ -628,7 +628,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
 
     /// @notice A batch over 1-10 agreements, a random subset under-covered, with addresses the factory did not
     /// deploy mixed in: exactly the due ones get `CallIssued`, everything else `Skipped`; a second batch skips all.
-    function testFuzz_BatchSkipsNotDue(uint256 n, uint256 dueMask, uint256 strangerMask) public {
+    function testFuzz_batchSkipsNotDue(uint256 n, uint256 dueMask, uint256 strangerMask) public {
         n = bound(n, 1, 10);
         ICollateralVault[] memory vs = new ICollateralVault[](n);
         address[] memory list = new address[](2 * n);
@@ -679,14 +679,14 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     // amount and each value rounded down), so when the call amount equals the shortfall (rounding amount 0, or a
     // shortfall that is a multiple of it) the pulled value lands a few wei below the shortfall and the call stays
     // open however much the source holds. The pledgor must then deposit by hand before the cure deadline, or
-    // anyone may declare a default (see the next regression). testFuzz_TopUpNeverExceedsCallOrCaps asserts the
+    // anyone may declare a default (see the next regression). testFuzz_topUpNeverExceedsCallOrCaps asserts the
     // call is met only when the rounding leaves slack, which is why it passes.
     // Counterexample (run uncommented: AssertionFailedBool "a source with a million ETH meets a 20,000 call"):
     // default schedule and terms (rounding 0, MTA 0), 1,000,000 USDC deposited (980,000e18 of value), exposure
     // 1,000,000e18, a source holding and approving 1,000,000 WETH (3,000, 10% haircut) with an unlimited cap;
     // `issueMarginCall()` pulls 7.407407407407407407 WETH worth 19,999.9999999999999989e18 after haircut, the
     // collateral value is 1,100 wei short of the requirement, and it returns false with the call left open.
-    function testRegression_TopUpWithPlentyMeetsCall() public {
+    function test_regression_topUpWithPlentyMeetsCall() public {
         ICollateralVault v = _openDefault(1); // rounding amount 0, MTA 0
         _deposit(v, 0, 1_000_000e6); // 980,000e18 after the 2% haircut
         _pledge(v);
@@ -718,7 +718,7 @@ contract MarginEngineTest is VaultFixture, LiquidationHelpers {
     // for 20,000e18; the USDC feed moves to 1.05e8 (value 1,029,000e18 >= requirement 1,000,000e18); warp past
     // the 1-day cure period with fresh feeds; a stranger's `declareDefault()` succeeds (and the notice would then
     // move the vault to ExclusiveControl). Expected: a refusal, or the call closed first as met.
-    function testRegression_NoDefaultOnceCallCoveredAgain() public {
+    function test_regression_noDefaultOnceCallCoveredAgain() public {
         ICollateralVault v = _openDefault(1);
         _deposit(v, 0, 1_000_000e6);
         _pledge(v);
@@ -1108,7 +1108,7 @@ contract MarginEngineInvariantTest is VaultFixture {
 
     /// @notice A scripted run of the handler's first-agreement path (call, default, notice, sales, transfers,
     /// release), so the campaign's liquidation actions are known to work from the handler.
-    function test_HandlerLiquidationPathWorks() public {
+    function test_handlerLiquidationPathWorks() public {
         ICollateralVault v = handler.vaults()[0];
         _setExposure(v, (v.collateralValue() * 3) / 2);
         handler.issueMarginCall(0);
@@ -1123,13 +1123,13 @@ contract MarginEngineInvariantTest is VaultFixture {
         assertEq(handler.done("instructTransfer"), 1, "instructed");
         handler.release(0);
         assertTrue(v.state() == VaultState.Released, "released");
-        invariant_NothingLost();
-        invariant_LiquidationBounded();
-        invariant_CallOpenOnlyWhenStateIsMarginCall();
+        invariant_P1_nothingLost();
+        invariant_P5_liquidationBounded();
+        invariant_callOpenOnlyWhenStateIsMarginCall();
     }
 
     /// @notice Per vault and asset: accounted == held (the handler donates nothing; top-ups credit what arrived).
-    function invariant_NothingLost() public view {
+    function invariant_P1_nothingLost() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             for (uint256 i; i < assets.length; ++i) {
@@ -1140,7 +1140,7 @@ contract MarginEngineInvariantTest is VaultFixture {
 
     /// @notice Under exclusive control, in liquidation and after release: appropriated <= amount due, and the
     /// appropriation is exactly what the secured party received at oracle value.
-    function invariant_LiquidationBounded() public view {
+    function invariant_P5_liquidationBounded() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             (uint256 amountDue, uint256 appropriated) = vs[j].appropriation();
@@ -1151,7 +1151,7 @@ contract MarginEngineInvariantTest is VaultFixture {
     }
 
     /// @notice A margin call is open (non-zero amount and deadline) exactly when the state is MarginCall.
-    function invariant_CallOpenOnlyWhenStateIsMarginCall() public view {
+    function invariant_callOpenOnlyWhenStateIsMarginCall() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {
             (, , , uint256 callAmount, uint256 deadline) = vs[j].marginState();

@@ -51,12 +51,12 @@ contract PriceOracleTest is TestBase {
 
     // ---------------------------------------------------------------- latestAnswer: happy paths
 
-    function testLatestAnswerReturnsValidAnswer() public view {
+    function test_latestAnswerReturnsValidAnswer() public view {
         assertEq(oracle.latestAnswer(src, noSeq), 1e8, "answer");
         assertEq(oracle.latestAnswer(src, seq), 1e8, "answer with sequencer up");
     }
 
-    function testAnswerAtBoundsAndMaxAgeAccepted() public {
+    function test_answerAtBoundsAndMaxAgeAccepted() public {
         feed.setRound(7, MIN_ANSWER, NOW - MAX_AGE, NOW - MAX_AGE, 7);
         assertEq(oracle.latestAnswer(src, noSeq), uint256(int256(MIN_ANSWER)), "min bound, max age");
         feed.setRound(8, MAX_ANSWER, NOW, NOW, 8);
@@ -67,25 +67,25 @@ contract PriceOracleTest is TestBase {
 
     // ---------------------------------------------------------------- latestAnswer: each fault
 
-    function testZeroAnswerReverts() public {
+    function test_zeroAnswerReverts() public {
         feed.setAnswer(0);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.NonPositivePrice.selector, address(feed), int256(0)));
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testNegativeAnswerReverts() public {
+    function test_negativeAnswerReverts() public {
         feed.setAnswer(-1);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.NonPositivePrice.selector, address(feed), int256(-1)));
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testZeroTimestampReverts() public {
+    function test_zeroTimestampReverts() public {
         feed.setRound(3, 1e8, 0, 0, 3);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.PriceTimestampZero.selector, address(feed)));
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testFutureTimestampReverts() public {
+    function test_futureTimestampReverts() public {
         feed.setRound(3, 1e8, NOW, NOW + 1, 3);
         vm.expectRevert(
             abi.encodeWithSelector(PriceOracle.PriceTimestampInFuture.selector, address(feed), NOW + 1, NOW)
@@ -93,7 +93,7 @@ contract PriceOracleTest is TestBase {
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testIncompleteRoundReverts() public {
+    function test_incompleteRoundReverts() public {
         feed.setRound(5, 1e8, NOW, NOW, 4);
         vm.expectRevert(
             abi.encodeWithSelector(PriceOracle.IncompleteRound.selector, address(feed), uint80(5), uint80(4))
@@ -101,7 +101,7 @@ contract PriceOracleTest is TestBase {
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testStalePriceReverts() public {
+    function test_stalePriceReverts() public {
         uint256 updatedAt = NOW;
         vm.warp(NOW + MAX_AGE + 1);
         vm.expectRevert(
@@ -116,7 +116,7 @@ contract PriceOracleTest is TestBase {
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testAnswerBelowMinReverts() public {
+    function test_answerBelowMinReverts() public {
         feed.setAnswer(MIN_ANSWER - 1);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -130,7 +130,7 @@ contract PriceOracleTest is TestBase {
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testAnswerAboveMaxReverts() public {
+    function test_answerAboveMaxReverts() public {
         feed.setAnswer(MAX_ANSWER + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -145,7 +145,7 @@ contract PriceOracleTest is TestBase {
     }
 
     /// @dev A round that breaks every rule reports the first check in the documented order.
-    function testValidationOrder() public {
+    function test_validationOrder() public {
         feed.setRound(5, -3, 0, 0, 4);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.NonPositivePrice.selector, address(feed), int256(-3)));
         oracle.latestAnswer(src, noSeq);
@@ -175,13 +175,13 @@ contract PriceOracleTest is TestBase {
 
     // ---------------------------------------------------------------- sequencer
 
-    function testSequencerDownReverts() public {
+    function test_sequencerDownReverts() public {
         uptime.setRound(2, 1, NOW - 2 * GRACE, NOW - 2 * GRACE, 2);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.SequencerDown.selector, address(uptime)));
         oracle.latestAnswer(src, seq);
     }
 
-    function testSequencerUnknownStatusOrUninitialisedRoundCountsAsDown() public {
+    function test_sequencerUnknownStatusOrUninitialisedRoundCountsAsDown() public {
         uptime.setRound(2, 2, NOW - 2 * GRACE, NOW - 2 * GRACE, 2);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.SequencerDown.selector, address(uptime)));
         oracle.latestAnswer(src, seq);
@@ -191,7 +191,7 @@ contract PriceOracleTest is TestBase {
         oracle.latestAnswer(src, seq);
     }
 
-    function testSequencerInGracePeriodReverts() public {
+    function test_sequencerInGracePeriodReverts() public {
         uint256 upSince = NOW - GRACE + 1;
         uptime.setRound(2, 0, upSince, upSince, 2);
         vm.expectRevert(
@@ -206,7 +206,7 @@ contract PriceOracleTest is TestBase {
         oracle.latestAnswer(src, seq);
     }
 
-    function testSequencerUpSinceInFutureReverts() public {
+    function test_sequencerUpSinceInFutureReverts() public {
         uptime.setRound(2, 0, NOW + 10, NOW + 10, 2);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -220,20 +220,20 @@ contract PriceOracleTest is TestBase {
         oracle.latestAnswer(src, seq);
     }
 
-    function testSequencerAfterGracePeriodOk() public {
+    function test_sequencerAfterGracePeriodOk() public {
         uptime.setRound(2, 0, NOW - GRACE, NOW - GRACE, 2);
         feed.setAnswer(1.5e8);
         assertEq(oracle.latestAnswer(src, seq), 1.5e8, "exactly at end of grace");
     }
 
-    function testSequencerCheckedBeforeFeed() public {
+    function test_sequencerCheckedBeforeFeed() public {
         uptime.setRound(2, 1, NOW, NOW, 2);
         feed.setReverts(true);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.SequencerDown.selector, address(uptime)));
         oracle.latestAnswer(src, seq);
     }
 
-    function testSequencerFeedFailureReverts() public {
+    function test_sequencerFeedFailureReverts() public {
         uptime.setReverts(true);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.FeedCallFailed.selector, address(uptime)));
         oracle.latestAnswer(src, seq);
@@ -241,13 +241,13 @@ contract PriceOracleTest is TestBase {
 
     // ---------------------------------------------------------------- feed call failures
 
-    function testRevertingFeedReverts() public {
+    function test_revertingFeedReverts() public {
         feed.setReverts(true);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.FeedCallFailed.selector, address(feed)));
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testGasBurningFeedRevertsCleanlyWithBoundedGas() public {
+    function test_gasBurningFeedRevertsCleanlyWithBoundedGas() public {
         feed.setBurnsAllGas(true);
         uint256 gasBefore = gasleft();
         try oracle.latestAnswer{gas: 1_000_000}(src, noSeq) returns (uint256) {
@@ -264,14 +264,14 @@ contract PriceOracleTest is TestBase {
         }
     }
 
-    function testFeedWithoutCodeReverts() public {
+    function test_feedWithoutCodeReverts() public {
         address eoa = address(0xBEEF);
         src.feed = AggregatorV3Interface(eoa);
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.FeedCallFailed.selector, eoa));
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testFeedReturningShortDataReverts() public {
+    function test_feedReturningShortDataReverts() public {
         vm.mockCall(
             address(feed),
             abi.encodeWithSelector(AggregatorV3Interface.latestRoundData.selector),
@@ -281,7 +281,7 @@ contract PriceOracleTest is TestBase {
         oracle.latestAnswer(src, noSeq);
     }
 
-    function testFeedReturningOversizedRoundIdReverts() public {
+    function test_feedReturningOversizedRoundIdReverts() public {
         vm.mockCall(
             address(feed),
             abi.encodeWithSelector(AggregatorV3Interface.latestRoundData.selector),
@@ -293,23 +293,23 @@ contract PriceOracleTest is TestBase {
 
     // ---------------------------------------------------------------- checkSource and decimals
 
-    function testCheckSourceAcceptsValidSource() public view {
+    function test_checkSourceAcceptsValidSource() public view {
         oracle.checkSource(src);
     }
 
-    function testCheckSourceRejectsZeroFeed() public {
+    function test_checkSourceRejectsZeroFeed() public {
         src.feed = AggregatorV3Interface(address(0));
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.ZeroFeed.selector));
         oracle.checkSource(src);
     }
 
-    function testCheckSourceRejectsZeroMaxAge() public {
+    function test_checkSourceRejectsZeroMaxAge() public {
         src.maxPriceAge = 0;
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.ZeroMaxPriceAge.selector));
         oracle.checkSource(src);
     }
 
-    function testCheckSourceRejectsBadBounds() public {
+    function test_checkSourceRejectsBadBounds() public {
         src.minAnswer = 0;
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.InvalidBounds.selector, int256(0), int256(MAX_ANSWER)));
         oracle.checkSource(src);
@@ -324,7 +324,7 @@ contract PriceOracleTest is TestBase {
         oracle.checkSource(src);
     }
 
-    function testUnsupportedDecimalsRejected() public {
+    function test_unsupportedDecimalsRejected() public {
         src.pricedDecimals = 37;
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.UnsupportedDecimals.selector, uint8(37), uint8(8)));
         oracle.checkSource(src);
@@ -342,13 +342,13 @@ contract PriceOracleTest is TestBase {
 
     // ---------------------------------------------------------------- valuation
 
-    function testValueOfStablecoin() public {
+    function test_valueOfStablecoin() public {
         // 1,234.567890 USDC at 0.99950000 = 1,233.950606055 in WAD.
         feed.setAnswer(0.9995e8);
         assertEq(oracle.valueOf(address(usdc), src, seq, 1_234_567_890), 1_233_950_606_055_000_000_000, "value");
     }
 
-    function testValueOfFailsOnBadPrice() public {
+    function test_valueOfFailsOnBadPrice() public {
         vm.warp(NOW + MAX_AGE + 1);
         vm.expectRevert(
             abi.encodeWithSelector(
@@ -362,7 +362,7 @@ contract PriceOracleTest is TestBase {
         oracle.valueOf(address(usdc), src, noSeq, 1e6);
     }
 
-    function testValueRoundsDown() public view {
+    function test_valueRoundsDown() public view {
         // 1 raw unit of an 18-decimal token at 1e-8 (8-decimal feed): exact value 1e-8 wei, rounds to 0.
         PriceSource memory s = src;
         s.pricedDecimals = 18;
@@ -372,7 +372,7 @@ contract PriceOracleTest is TestBase {
         assertEq(oracle.amountForValue(address(usdc), s, 7, 2), 28_571_429, "ceil(2e8 / 7)");
     }
 
-    function testAmountForValueStablecoin() public view {
+    function test_amountForValueStablecoin() public view {
         // 100 in WAD at 0.5 per USDC needs 200 USDC; one raw unit less is not enough.
         uint256 amount = oracle.amountForValue(address(usdc), src, 0.5e8, 100e18);
         assertEq(amount, 200e6, "amount");
@@ -382,12 +382,12 @@ contract PriceOracleTest is TestBase {
         assertEq(oracle.amountForValue(address(usdc), src, 3e8, 0), 0, "zero value needs nothing");
     }
 
-    function testAmountForValueZeroAnswerReverts() public {
+    function test_amountForValueZeroAnswerReverts() public {
         vm.expectRevert(abi.encodeWithSelector(PriceOracle.NonPositivePrice.selector, address(feed), int256(0)));
         oracle.amountForValue(address(usdc), src, 0, 1e18);
     }
 
-    function testValueAtOverflowRevertsInsteadOfWrapping() public {
+    function test_valueAtOverflowRevertsInsteadOfWrapping() public {
         PriceSource memory s = src;
         s.pricedDecimals = 0;
         s.feedDecimals = 0;
@@ -409,7 +409,7 @@ contract PriceOracleTest is TestBase {
         shares = fund.deposit(deposit, address(this));
     }
 
-    function testFundSharePricedThroughUnderlying() public {
+    function test_fundSharePricedThroughUnderlying() public {
         PriceSource memory s = _fundSource();
         uint256 shares = _seedFund(1_000e6);
         assertEq(oracle.valueOf(address(fund), s, seq, shares), 1_000e18, "1:1 share price");
@@ -427,7 +427,7 @@ contract PriceOracleTest is TestBase {
         assertEq(oracle.valueOf(address(fund), s, seq, shares), (assets * 1.1e8 * 1e18) / 1e14, "price moved");
     }
 
-    function testFundAmountForValueCoversValue() public {
+    function test_fundAmountForValueCoversValue() public {
         PriceSource memory s = _fundSource();
         _seedFund(1_000e6);
         usdc.mint(address(fund), 333e6);
@@ -440,7 +440,7 @@ contract PriceOracleTest is TestBase {
 
     /// (1) valueAt is the exact floor of amount * answer * 1e18 / 10^(pd + fd) over the whole decimal range,
     /// and reverts only when that exact value does not fit in 256 bits.
-    function testFuzzValueAtIsExactFloor(uint8 pd, uint8 fd, uint256 amount, uint256 answer) public view {
+    function testFuzz_valueAtIsExactFloor(uint8 pd, uint8 fd, uint256 amount, uint256 answer) public view {
         PriceSource memory s = _decimals(pd, fd);
         amount = bound(amount, 0, 1 << 128);
         answer = bound(answer, 0, 1 << 95);
@@ -461,7 +461,7 @@ contract PriceOracleTest is TestBase {
     }
 
     /// (1b) In the realistic envelope (value below 2^256 / 1e18 ... i.e. pd + fd >= 9) valueAt never reverts.
-    function testFuzzValueAtNeverRevertsInEnvelope(uint8 pd, uint8 fd, uint256 amount, uint256 answer) public view {
+    function testFuzz_valueAtNeverRevertsInEnvelope(uint8 pd, uint8 fd, uint256 amount, uint256 answer) public view {
         pd = uint8(bound(pd, 0, 36));
         fd = uint8(bound(fd, pd >= 9 ? 0 : 9 - pd, 36));
         PriceSource memory s = _decimals(pd, fd);
@@ -472,7 +472,7 @@ contract PriceOracleTest is TestBase {
     }
 
     /// (2) Value is monotonic (non-decreasing) in the amount.
-    function testFuzzValueMonotonicInAmount(
+    function testFuzz_valueMonotonicInAmount(
         uint8 pd,
         uint8 fd,
         uint256 amount,
@@ -491,7 +491,7 @@ contract PriceOracleTest is TestBase {
     }
 
     /// (3a) amountForValue is the smallest ERC-20 amount whose value reaches the target.
-    function testFuzzAmountForValueRoundTripErc20(uint8 pd, uint8 fd, uint256 valueWad, uint256 answer) public view {
+    function testFuzz_amountForValueRoundTripErc20(uint8 pd, uint8 fd, uint256 valueWad, uint256 answer) public view {
         PriceSource memory s = _decimals(pd, fd);
         valueWad = bound(valueWad, 0, 1 << 160);
         answer = bound(answer, 1, 1 << 95);
@@ -515,7 +515,7 @@ contract PriceOracleTest is TestBase {
     }
 
     /// (3b) Same through an ERC-4626 fund whose share price has moved.
-    function testFuzzAmountForValueRoundTripErc4626(
+    function testFuzz_amountForValueRoundTripErc4626(
         uint256 deposit,
         uint256 donation,
         uint256 valueWad,
@@ -535,7 +535,7 @@ contract PriceOracleTest is TestBase {
     }
 
     /// (4) No silent rounding to zero: a true value of at least 1 wei of WAD is never reported as 0.
-    function testFuzzNoSilentZero(uint8 pd, uint8 fd, uint256 amount, uint256 answer) public view {
+    function testFuzz_noSilentZero(uint8 pd, uint8 fd, uint256 amount, uint256 answer) public view {
         PriceSource memory s = _decimals(pd, fd);
         amount = bound(amount, 1, 1 << 128);
         answer = bound(answer, 1, 1 << 95);
@@ -549,7 +549,7 @@ contract PriceOracleTest is TestBase {
     }
 
     /// Any round is accepted exactly when it passes every rule, and otherwise fails with the first rule it breaks.
-    function testFuzzLatestAnswerMatchesRules(
+    function testFuzz_latestAnswerMatchesRules(
         uint80 roundId,
         int256 answer,
         uint256 updatedAt,
@@ -611,7 +611,7 @@ contract PriceOracleTest is TestBase {
     }
 
     /// Tiny-value edge of (4): exactly one wei of WAD at the largest scale.
-    function testOneWeiAtLargestScale() public view {
+    function test_oneWeiAtLargestScale() public view {
         PriceSource memory s = _decimals(36, 36);
         // amount * answer * 1e18 == 1e72 exactly.
         assertEq(oracle.valueAt(address(usdc), s, 1e27, 1e27), 1, "one wei");

@@ -69,17 +69,6 @@ abstract contract VaultFixture is TestBase {
         for (uint256 i; i < 4; ++i) feeds.push(new MockPriceFeed(8, defaultPrices[i]));
     }
 
-    error ArtifactDeploymentFailed(string artifact);
-
-    /// @dev Deploys the compiled artifact `artifact` with ABI-encoded constructor arguments `args`.
-    function _deployArtifact(string memory artifact, bytes memory args) internal returns (address deployed) {
-        bytes memory code = abi.encodePacked(vm.getCode(artifact), args);
-        assembly ("memory-safe") {
-            deployed := create(0, add(code, 0x20), mload(code))
-        }
-        if (deployed == address(0)) revert ArtifactDeploymentFailed(artifact);
-    }
-
     function _terms() internal pure returns (AgreementTerms memory t) {
         t.curePeriod = 1 days;
         t.scheduleNoticePeriod = NOTICE;

@@ -35,6 +35,16 @@ abstract contract TestBase {
     error AssertionFailed(string what, uint256 left, uint256 right);
     error AssertionFailedAddress(string what, address left, address right);
     error AssertionFailedBool(string what);
+    error ArtifactDeploymentFailed(string artifact);
+
+    /// @dev Deploys the compiled artifact `artifact` with ABI-encoded constructor arguments `args`.
+    function _deployArtifact(string memory artifact, bytes memory args) internal returns (address deployed) {
+        bytes memory code = abi.encodePacked(vm.getCode(artifact), args);
+        assembly ("memory-safe") {
+            deployed := create(0, add(code, 0x20), mload(code))
+        }
+        if (deployed == address(0)) revert ArtifactDeploymentFailed(artifact);
+    }
 
     /// @dev Maps any fuzzed value into [min, max] without rejecting runs.
     function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
