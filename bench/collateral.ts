@@ -7,6 +7,8 @@
  * - every account that receives a token already holds some of it (warm balance slots), as in steady state;
  * - Morpho's market already exists and has a lender; our agreement is already open (the first deposit follows
  *   `openAgreement`, the vault holding nothing yet);
+ * - price reads cost alike: Morpho's OracleMock reads one cold slot, and our feeds are bench/contracts'
+ *   PackedPriceFeed, one cold slot too (the test double MockPriceFeed reads five, 8,980 gas more per valuation);
  * - withdrawals run the health check on both sides: Morpho with a borrow outstanding, ours `Pledged` with an
  *   exposure set, coverage valued on the live feed price;
  * - liquidation: Morpho's `liquidate` of an unhealthy position after a price drop; ours after a default and the
@@ -41,7 +43,7 @@ async function token(ethers: HardhatEthers, symbol: string) {
 }
 
 async function feed(ethers: HardhatEthers, answer = 1_00000000n) {
-  return ethers.deployContract("MockPriceFeed", [8, answer]);
+  return ethers.deployContract("PackedPriceFeed", [8, answer]);
 }
 
 type Token = Awaited<ReturnType<typeof token>>;
@@ -252,7 +254,7 @@ async function benchOurs(
     // The mark becomes enforceable (part of the amount due) once its dispute window has passed; feeds republished.
     await ethers.provider.send("evm_increaseTime", [Number(benchTerms.disputeWindow) + 1]);
     for (const { feed: address } of liquidationSchedule) {
-      const priced = await ethers.getContractAt("MockPriceFeed", address);
+      const priced = await ethers.getContractAt("PackedPriceFeed", address);
       await (await priced.setAnswer(await priced.answer())).wait();
     }
     await (await v.connect(pledgor).declareDefault()).wait();
