@@ -861,6 +861,18 @@ contract CounterpartyInvariantTest is VaultFixture {
     }
 
     /// @notice Per vault and asset: accounted == held.
+    /// @dev The requirement each vault caches with its exposure is, after any marks, disputes and resolutions, the
+    /// requirement of the exposure it reports under its terms (a cache left stale would let a withdrawal through).
+    function invariant_requirementFollowsExposure() public view {
+        ICollateralVault[] memory vs = handler.vaults();
+        for (uint256 j; j < vs.length; ++j) {
+            (uint256 exposure, , , , ) = vs[j].marginState();
+            AgreementTerms memory t = vs[j].terms();
+            uint256 expected = (exposure > t.threshold ? exposure - t.threshold : 0) + t.independentAmount;
+            assertEq(vs[j].requirement(), expected, "requirement == requirement of the exposure");
+        }
+    }
+
     function invariant_P1_nothingLost() public view {
         ICollateralVault[] memory vs = handler.vaults();
         for (uint256 j; j < vs.length; ++j) {

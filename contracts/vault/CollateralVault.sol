@@ -51,6 +51,7 @@ contract CollateralVault is MarginEngine, Initializable, ICollateralVault {
         if (msg.sender != factory) revert Unauthorized(msg.sender, factory);
         _terms = terms_;
         _sequencer = sequencer;
+        _markExposure(0);
         for (uint256 i; i < schedule.length; ++i) _setEligibility(schedule[i], false, 0);
         emit AgreementInitialized(pledgor, securedParty, controlAgent, terms_);
     }

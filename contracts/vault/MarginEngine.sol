@@ -49,8 +49,7 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
             _settledExposure = enforceableExposure();
             _exposureSetAt = uint40(block.timestamp);
         }
-        _exposure = exposure;
-        emit ExposureSet(exposure, requirement());
+        emit ExposureSet(exposure, _markExposure(exposure));
     }
 
     /// @inheritdoc IMarginEngine
@@ -197,12 +196,12 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
 
     /// @inheritdoc IMarginEngine
     function requirement() public view returns (uint256) {
-        return _requirementAt(_exposure);
+        return _requirement;
     }
 
     /// @inheritdoc IMarginEngine
     function callableRequirement() public view returns (uint256) {
-        return _requirementAt(_disputed ? _pledgorExposure : _exposure);
+        return _disputed ? _requirementAt(_pledgorExposure) : _requirement;
     }
 
     /// @inheritdoc IMarginEngine
@@ -316,12 +315,19 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
     /// due. Clearing the mark's time closes its dispute window: an agreed figure is not disputed again.
     function _resolve(uint256 agreed) private {
         _disputed = false;
-        _exposure = agreed;
         _settledExposure = agreed;
         _exposureSetAt = 0;
         if (_state >= VaultState.ExclusiveControl) _amountDue = Math.min(_amountDue, _dueAt(agreed));
         emit DisputeResolved(msg.sender, agreed);
-        emit ExposureSet(agreed, requirement());
+        emit ExposureSet(agreed, _markExposure(agreed));
+    }
+
+    /// @dev The one writer of the exposure, which refreshes the requirement cached with it (withdrawals read one slot
+    /// instead of the exposure and the threshold's terms word).
+    function _markExposure(uint256 exposure) internal returns (uint256 required) {
+        _exposure = exposure;
+        required = _requirementAt(exposure);
+        _requirement = required;
     }
 
     /// @dev A deposit while a call is open: what it adds (after haircuts and caps, at today's prices) counts towards

@@ -58,7 +58,9 @@ abstract contract VaultStorage {
 
     // ---------------------------------------------------------------- the margin engine
 
+    /// @dev Written only by `MarginEngine._markExposure`, which keeps `_requirement` equal to its requirement.
     uint256 internal _exposure;
+    uint256 internal _requirement;
     /// @dev While disputed: the pledgor's figure, below the mark and never below what was enforceable when the
     /// dispute opened; it is what stays callable and enforceable.
     uint256 internal _pledgorExposure;
