@@ -160,14 +160,14 @@ export async function deploySystem(signer: Signer, options: DeployOptions): Prom
   const { chainId } = await signer.provider.getNetwork();
 
   const manager = await new AccessManager__factory(signer).deploy(deployer);
-  const implementation = await new CollateralVault__factory(signer).deploy();
-  const dvp = await new DvPSettlement__factory(signer).deploy();
+  // The sequencer check lives in the implementation's code, which every agreement's clone runs.
   const sequencer = options.sequencer ?? { uptimeFeed: ZeroAddress, gracePeriod: 0 };
+  const implementation = await new CollateralVault__factory(signer).deploy(sequencer);
+  const dvp = await new DvPSettlement__factory(signer).deploy();
   const factory = await new AgreementFactory__factory(signer).deploy(
     await manager.getAddress(),
     await implementation.getAddress(),
     await dvp.getAddress(),
-    sequencer,
   );
   const lens = await new CollateralLens__factory(signer).deploy();
 

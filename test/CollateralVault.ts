@@ -114,7 +114,7 @@ describe("CollateralVault", function () {
         .withArgs(pledgor.address, pledgor.address);
       const vault = await sys.openAgreement();
       await expect(
-        vault.initialize(defaultTerms, [], { uptimeFeed: ethersLib.ZeroAddress, gracePeriod: 0 }),
+        vault.initialize(defaultTerms, []),
       ).to.be.revertedWithCustomError(vault, "InvalidInitialization");
     });
 

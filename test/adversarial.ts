@@ -782,10 +782,7 @@ describe("Adversarial", function () {
     const changeEligibility = async (v: CollateralVault, c: Signer) =>
       v.connect(c).changeEligibility(await sys.line(sys.tbill, sys.tbillFeed, 0n));
     const initialize = (v: CollateralVault, c: Signer) =>
-      v.connect(c).initialize(defaultTerms, [], {
-        uptimeFeed: ethersLib.ZeroAddress,
-        gracePeriod: 0n,
-      });
+      v.connect(c).initialize(defaultTerms, []);
     const notParties: Role[] = ["controlAgent", "outsider"];
     const all: Role[] = ["pledgor", "securedParty", "controlAgent", "outsider"];
 

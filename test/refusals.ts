@@ -27,7 +27,6 @@ import type {
 
 const BOND = (n: bigint) => n * 10n ** 8n;
 
-const NO_SEQUENCER = { uptimeFeed: ethersLib.ZeroAddress, gracePeriod: 0 };
 const FAR_DEADLINE = 2n ** 40n;
 /** IAgreementFactory.MarginCallOutcome. */
 const SKIPPED = 0n;
@@ -111,7 +110,7 @@ describe("Refusals", function () {
       ]);
 
       for (const caller of [sys.outsider, sys.pledgor, sys.securedParty, sys.controlAgent]) {
-        await expect(clone.connect(caller).initialize(defaultTerms, sys.schedule, NO_SEQUENCER))
+        await expect(clone.connect(caller).initialize(defaultTerms, sys.schedule))
           .to.be.revertedWithCustomError(clone, "Unauthorized")
           .withArgs(caller.address, factory);
       }
@@ -123,7 +122,7 @@ describe("Refusals", function () {
       await sys.networkHelpers.setBalance(factory, WAD);
       const asFactory = await sys.ethers.getSigner(factory);
       await expect(
-        clone.connect(asFactory).initialize(defaultTerms, sys.schedule, NO_SEQUENCER),
+        clone.connect(asFactory).initialize(defaultTerms, sys.schedule),
       ).to.emit(clone, "AgreementInitialized");
       expect(await clone.listedAssets()).to.have.length(sys.schedule.length);
     });

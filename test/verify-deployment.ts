@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import { expect } from "chai";
 import {
   TypedDataEncoder,
+  ZeroAddress,
   getBytes,
   hexlify,
   keccak256,
@@ -189,8 +190,14 @@ describe("Verifiable deployment", function () {
           vaultImplementation: zeroPadValue(book.contracts.CollateralVault.address, 32),
           settlement: zeroPadValue(book.contracts.DvPSettlement.address, 32),
         };
+      case "CollateralVault":
+        // The deployment's sequencer check (none here: a zero feed and grace period).
+        return {
+          _SEQUENCER_UPTIME_FEED: zeroPadValue(ZeroAddress, 32),
+          _SEQUENCER_GRACE_PERIOD: zeroPadValue("0x00", 32),
+        };
       default:
-        return {}; // AccessManager, CollateralVault and CollateralLens have none.
+        return {}; // AccessManager and CollateralLens have none.
     }
   }
 

@@ -40,24 +40,20 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
     /// @inheritdoc IAgreementFactory
     address public immutable settlement;
 
-    SequencerCheck private _sequencer;
     ListingRules private _rules;
     address[] private _agreements;
     mapping(address vault => bool) private _isVault;
 
     /// @param authority The AccessManager that grants the guardian role.
-    /// @param implementation The CollateralVault implementation.
+    /// @param implementation The CollateralVault implementation (which carries the deployment's sequencer check).
     /// @param dvp The DvP settlement contract used for liquidation sales.
-    /// @param sequencer The L2 sequencer uptime check (zero feed on L1).
     constructor(
         address authority,
         address implementation,
-        address dvp,
-        SequencerCheck memory sequencer
+        address dvp
     ) AccessManaged(authority) EIP712("AgreementFactory", "1") {
         vaultImplementation = implementation;
         settlement = dvp;
-        _sequencer = sequencer;
         // Until the risk manager says otherwise: penalties and sale discounts of at most 20%, at least an hour to
         // cure, dispute or see a schedule change coming, and between one and ninety days to appropriate.
         _setListingRules(ListingRules(2_000, 2_000, 1 hours, 1 hours, 1 hours, 1 days, 90 days));
@@ -87,7 +83,7 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
         _isVault[vault] = true;
         _agreements.push(vault);
         emit AgreementOpened(vault, pledgor, securedParty, controlAgent, msg.sender, salt, terms);
-        ICollateralVault(vault).initialize(terms, schedule, _sequencer);
+        ICollateralVault(vault).initialize(terms, schedule);
     }
 
     /// @inheritdoc IAgreementFactory
@@ -280,7 +276,7 @@ contract AgreementFactory is IAgreementFactory, AccessManaged, Pausable, EIP712 
 
     /// @inheritdoc IAgreementFactory
     function sequencerCheck() external view returns (SequencerCheck memory) {
-        return _sequencer;
+        return IAgreementState(vaultImplementation).sequencerCheck();
     }
 
     /// @dev `decimals()` of a token or feed, at most the oracle's 36.

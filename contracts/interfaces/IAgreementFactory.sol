@@ -176,7 +176,7 @@ interface IAgreementFactory {
     /// @notice The DvP settlement contract vaults sell collateral through under exclusive control.
     function settlement() external view returns (address);
 
-    /// @notice The deployment's L2 sequencer check, copied into each new vault.
+    /// @notice The deployment's L2 sequencer check: the vault implementation's, which every clone applies.
     function sequencerCheck() external view returns (SequencerCheck memory);
 
     /// @notice What the batch margin-call entry point did for one agreement.

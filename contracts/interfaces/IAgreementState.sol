@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {AgreementTerms, VaultState} from "../types/AgreementTypes.sol";
+import {SequencerCheck} from "../libraries/PriceOracle.sol";
 
 /// @title IAgreementState
 /// @notice The agreement a vault serves: its parties (the clone's immutable arguments), its terms and its lock state,
@@ -34,4 +35,8 @@ interface IAgreementState {
     function terms() external view returns (AgreementTerms memory);
     /// @notice The current lock state.
     function state() external view returns (VaultState);
+
+    /// @notice The deployment's L2 sequencer uptime check every valuation applies (a zero feed: none, as on L1),
+    /// fixed in the vault implementation's code and so shared by every agreement of the deployment.
+    function sequencerCheck() external view returns (SequencerCheck memory);
 }

@@ -2,7 +2,6 @@
 pragma solidity ^0.8.28;
 
 import {AgreementTerms, EligibilityInput} from "../types/AgreementTypes.sol";
-import {SequencerCheck} from "../libraries/PriceOracle.sol";
 import {IAgreementState} from "./IAgreementState.sol";
 import {ICollateralLedger} from "./ICollateralLedger.sol";
 import {IEligibilitySchedule} from "./IEligibilitySchedule.sol";
@@ -78,12 +77,8 @@ interface ICollateralVault is IAgreementState, IEligibilitySchedule, ICollateral
     /// @notice Called once by the factory right after cloning.
     /// @param terms The agreement's Credit Support Annex terms.
     /// @param schedule The initial eligibility schedule.
-    /// @param sequencer The deployment's L2 sequencer check (a zero feed disables it).
-    function initialize(
-        AgreementTerms calldata terms,
-        EligibilityInput[] calldata schedule,
-        SequencerCheck calldata sequencer
-    ) external;
+    function initialize(AgreementTerms calldata terms, EligibilityInput[] calldata schedule) external;
+
     /// @notice The pledgor posts `amount` of `asset` as collateral. Only the pledgor: an outsider's dust of a
     /// listed asset whose feed is down would otherwise block every valuation of the agreement.
     /// @dev Reverts `Unauthorized` for any other caller, `IneligibleAsset` for an asset outside the effective

@@ -1,17 +1,35 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IAgreementState} from "../interfaces/IAgreementState.sol";
 import {AgreementTerms, VaultState} from "../types/AgreementTypes.sol";
+import {SequencerCheck} from "../libraries/PriceOracle.sol";
 import {VaultStorage} from "./VaultStorage.sol";
 
 /// @title AgreementState
 /// @notice The agreement a vault serves: the parties (the clone's immutable arguments, which no one can change),
 /// the terms, and the lock state with the one function that moves it.
 abstract contract AgreementState is VaultStorage, ReentrancyGuardTransient, IAgreementState {
+    // The deployment's L2 sequencer check, in the implementation's code, so that every clone reads it without a
+    // storage slot (every valuation needs it).
+    AggregatorV3Interface private immutable _SEQUENCER_UPTIME_FEED;
+    uint32 private immutable _SEQUENCER_GRACE_PERIOD;
+
+    /// @param sequencer The deployment's L2 sequencer uptime check (a zero feed disables it, as on L1).
+    constructor(SequencerCheck memory sequencer) {
+        _SEQUENCER_UPTIME_FEED = sequencer.uptimeFeed;
+        _SEQUENCER_GRACE_PERIOD = sequencer.gracePeriod;
+    }
+
+    /// @inheritdoc IAgreementState
+    function sequencerCheck() public view returns (SequencerCheck memory) {
+        return SequencerCheck({uptimeFeed: _SEQUENCER_UPTIME_FEED, gracePeriod: _SEQUENCER_GRACE_PERIOD});
+    }
+
     /// @inheritdoc IAgreementState
     function parties()
         public

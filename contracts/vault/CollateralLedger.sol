@@ -158,7 +158,7 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
             EligibleAsset memory entry = _effective(asset);
             if (address(entry.feed) == address(0)) continue;
             PriceSource memory source = _source(entry);
-            uint256 answer = PriceOracle.latestAnswer(source, _sequencer);
+            uint256 answer = PriceOracle.latestAnswer(source, sequencerCheck());
             valuesBefore[i] = Valuation.afterHaircut(
                 PriceOracle.valueAt(asset, source, answer, balanceBefore),
                 entry.haircutBps
@@ -192,7 +192,7 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
     /// @dev Market value of `amount` of an eligible `asset` on a validated price; the one place the vault prices.
     function _marketValue(address asset, EligibleAsset memory entry, uint256 amount) internal view returns (uint256) {
         if (address(entry.feed) == address(0)) revert IneligibleAsset(asset);
-        return PriceOracle.valueOf(asset, _source(entry), _sequencer, amount);
+        return PriceOracle.valueOf(asset, _source(entry), sequencerCheck(), amount);
     }
 
     /// @dev Value after haircut of `amount` of `asset` on a validated price; an ineligible asset counts for nothing.

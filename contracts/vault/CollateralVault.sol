@@ -11,6 +11,7 @@ import {ICollateralVault} from "../interfaces/ICollateralVault.sol";
 import {IEligibilitySchedule} from "../interfaces/IEligibilitySchedule.sol";
 import {AgreementTerms, BPS, EligibilityInput, EligibleAsset, VaultState} from "../types/AgreementTypes.sol";
 import {PriceOracle, SequencerCheck} from "../libraries/PriceOracle.sol";
+import {AgreementState} from "./AgreementState.sol";
 import {MarginEngine} from "./MarginEngine.sol";
 
 /// @title CollateralVault
@@ -35,22 +36,18 @@ import {MarginEngine} from "./MarginEngine.sol";
 contract CollateralVault is MarginEngine, Initializable, ICollateralVault {
     using SafeERC20 for IERC20;
 
-    constructor() {
+    /// @param sequencer The deployment's L2 sequencer uptime check, shared by every clone (a zero feed on L1).
+    constructor(SequencerCheck memory sequencer) AgreementState(sequencer) {
         _disableInitializers();
     }
 
     // ---------------------------------------------------------------- custody
 
     /// @inheritdoc ICollateralVault
-    function initialize(
-        AgreementTerms calldata terms_,
-        EligibilityInput[] calldata schedule,
-        SequencerCheck calldata sequencer
-    ) external initializer {
+    function initialize(AgreementTerms calldata terms_, EligibilityInput[] calldata schedule) external initializer {
         (address pledgor, address securedParty, address controlAgent, address factory) = parties();
         if (msg.sender != factory) revert Unauthorized(msg.sender, factory);
         _terms = terms_;
-        _sequencer = sequencer;
         _markExposure(0);
         for (uint256 i; i < schedule.length; ++i) _setEligibility(schedule[i], false, 0);
         emit AgreementInitialized(pledgor, securedParty, controlAgent, terms_);
@@ -199,7 +196,7 @@ contract CollateralVault is MarginEngine, Initializable, ICollateralVault {
         // An asset without a price (delisted or never listed) cannot be appropriated: it would count for nothing.
         EligibleAsset memory entry = _effective(asset);
         if (address(entry.feed) == address(0)) revert AppropriationExceedsAmountDue(type(uint256).max, _amountDue);
-        _chargeAppropriation(PriceOracle.valueOf(asset, _source(entry), _sequencer, amount));
+        _chargeAppropriation(PriceOracle.valueOf(asset, _source(entry), sequencerCheck(), amount));
         _debit(asset, amount);
         emit TransferInstructed(asset, to, msg.sender, amount);
         IERC20(asset).safeTransfer(to, amount);

@@ -152,7 +152,7 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
         if (msg.sender != address(this)) revert Unauthorized(msg.sender, address(this));
         EligibleAsset memory entry = _effective(asset);
         PriceSource memory priceSource = _source(entry);
-        uint256 answer = PriceOracle.latestAnswer(priceSource, _sequencer);
+        uint256 answer = PriceOracle.latestAnswer(priceSource, sequencerCheck());
         // The smallest amount that covers what remains of the call: rounding down instead would leave a call equal
         // to its shortfall a few wei unmet however much the source holds.
         uint256 amount = PriceOracle.amountForValue(

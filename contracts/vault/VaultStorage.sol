@@ -2,7 +2,6 @@
 pragma solidity ^0.8.28;
 
 import {AgreementTerms, EligibleAsset, VaultState} from "../types/AgreementTypes.sol";
-import {SequencerCheck} from "../libraries/PriceOracle.sol";
 
 /// @title VaultStorage
 /// @notice Every storage variable of a vault, in one place so that its layout can be read (and kept) as a whole.
@@ -12,7 +11,8 @@ import {SequencerCheck} from "../libraries/PriceOracle.sol";
 /// @dev The first slot is what nearly every call reads: the lock state, the flags and times of the margin engine and
 /// the schedule's pending-change time that every eligibility check reads. A vault is a fresh ERC-1167 clone, never
 /// upgraded, so the layout may change between releases.
-// solhint-disable-next-line max-states-count -- every variable of the vault, declared here on purpose (see above)
+// Every variable of the vault is declared here on purpose (see above).
+// solhint-disable-next-line max-states-count
 abstract contract VaultStorage {
     // ---------------------------------------------------------------- slot 0: the hot slot (30 of 32 bytes)
 
@@ -35,7 +35,6 @@ abstract contract VaultStorage {
     // ---------------------------------------------------------------- the agreement
 
     AgreementTerms internal _terms;
-    SequencerCheck internal _sequencer;
     /// @dev Bumped at every schedule change, so that a signed pledge consent names the exact schedule it accepted.
     uint32 internal _scheduleVersion;
     bytes32 internal _noticeHash;

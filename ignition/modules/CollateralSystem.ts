@@ -31,14 +31,12 @@ export default buildModule("CollateralSystem", (m) => {
   const adminDelay = m.getParameter<number>("adminDelay", 2 * 86_400);
 
   const manager = m.contract("AccessManager", [deployer]);
-  const implementation = m.contract("CollateralVault", []);
-  const settlement = m.contract("DvPSettlement", []);
-  const factory = m.contract("AgreementFactory", [
-    manager,
-    implementation,
-    settlement,
+  // The sequencer check lives in the implementation's code, which every agreement's clone runs.
+  const implementation = m.contract("CollateralVault", [
     { uptimeFeed: sequencerUptimeFeed, gracePeriod: sequencerGracePeriod },
   ]);
+  const settlement = m.contract("DvPSettlement", []);
+  const factory = m.contract("AgreementFactory", [manager, implementation, settlement]);
   const lens = m.contract("CollateralLens", []);
 
   // The roles, in the order deploySystem sets them: pause/unpause restricted to GUARDIAN, the label, the grant;

@@ -50,9 +50,11 @@ abstract contract VaultFixture is TestBase {
                 "AgreementFactory.sol:AgreementFactory",
                 abi.encode(
                     address(manager),
-                    _deployArtifact("CollateralVault.sol:CollateralVault", ""),
-                    _deployArtifact("DvPSettlement.sol:DvPSettlement", ""),
-                    SequencerCheck({uptimeFeed: MockPriceFeed(address(0)), gracePeriod: 0})
+                    _deployArtifact(
+                        "CollateralVault.sol:CollateralVault",
+                        abi.encode(SequencerCheck({uptimeFeed: MockPriceFeed(address(0)), gracePeriod: 0}))
+                    ),
+                    _deployArtifact("DvPSettlement.sol:DvPSettlement", "")
                 )
             )
         );
