@@ -49,25 +49,36 @@ library PriceOracle {
     /// @dev ABI size of `latestRoundData`'s five return words.
     uint256 private constant _ROUND_DATA_SIZE = 0xa0;
 
+    /// @notice `feed` answered `answer`, zero or negative: no price.
     error NonPositivePrice(address feed, int256 answer);
-    /// @dev `updatedAt == 0`: the round is incomplete.
+    /// @notice `feed`'s latest round has no update time (`updatedAt == 0`): the round is incomplete.
     error PriceTimestampZero(address feed);
+    /// @notice `feed` reports an update at `updatedAt`, after now (`nowTs`).
     error PriceTimestampInFuture(address feed, uint256 updatedAt, uint256 nowTs);
+    /// @notice `feed` was last updated at `updatedAt`, older than its maximum age of `maxAge` seconds (now `nowTs`).
     error StalePrice(address feed, uint256 updatedAt, uint256 maxAge, uint256 nowTs);
+    /// @notice `feed` answered `answer`, outside the listed bounds [`minAnswer`, `maxAnswer`].
     error PriceOutOfBounds(address feed, int256 answer, int256 minAnswer, int256 maxAnswer);
-    /// @dev `answeredInRound < roundId`.
+    /// @notice `feed`'s round `roundId` was answered in the earlier round `answeredInRound`.
     error IncompleteRound(address feed, uint80 roundId, uint80 answeredInRound);
-    /// @dev The sequencer reports down (answer other than 0), or its round is invalid (`startedAt == 0`).
+    /// @notice `uptimeFeed` reports the L2 sequencer down (an answer other than 0), or its round is invalid
+    /// (`startedAt == 0`).
     error SequencerDown(address uptimeFeed);
+    /// @notice The L2 sequencer is up since `upSince`, and its grace period of `gracePeriod` seconds is not over (now
+    /// `nowTs`).
     error SequencerGracePeriodNotOver(address uptimeFeed, uint256 upSince, uint256 gracePeriod, uint256 nowTs);
-    /// @dev The feed reverted, ran out of its gas allowance, has no code or returned malformed data.
+    /// @notice `feed` reverted, ran out of its gas allowance, has no code or returned malformed data.
     error FeedCallFailed(address feed);
+    /// @notice The priced token's decimals `pricedDecimals` or the feed's decimals `feedDecimals` exceed 36.
     error UnsupportedDecimals(uint8 pricedDecimals, uint8 feedDecimals);
-    /// @dev Listing checks (`checkSource`).
+    /// @notice A schedule line names no price feed.
     error ZeroFeed();
+    /// @notice A schedule line's maximum price age is zero.
     error ZeroMaxPriceAge();
+    /// @notice The price bounds [`minAnswer`, `maxAnswer`] are empty or not positive.
     error InvalidBounds(int256 minAnswer, int256 maxAnswer);
-    /// @dev An ERC-4626 vault whose `convertToAssets` does not reach `assets` one share above `convertToShares`.
+    /// @notice The ERC-4626 share `vault` converts inconsistently: `convertToAssets` does not reach `assets` one
+    /// share above `convertToShares` (`shares`).
     error InconsistentVaultConversion(address vault, uint256 assets, uint256 shares);
 
     /// @notice Checks a price source before it enters an eligibility schedule.
