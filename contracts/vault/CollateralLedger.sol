@@ -7,7 +7,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {ICollateralLedger} from "../interfaces/ICollateralLedger.sol";
 import {EligibleAsset} from "../types/AgreementTypes.sol";
-import {PriceOracle, PriceSource} from "../libraries/PriceOracle.sol";
+import {PriceOracle, PriceSource, SequencerCheck} from "../libraries/PriceOracle.sol";
 import {Valuation} from "../libraries/Valuation.sol";
 import {EligibilitySchedule} from "./EligibilitySchedule.sol";
 
@@ -150,6 +150,7 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
         uint256[] memory valuesAfter = new uint256[](assets.length);
         uint16[] memory caps = new uint16[](assets.length);
         (uint256 uncappedBefore, uint256 uncappedAfter) = (0, 0);
+        SequencerCheck memory sequencer = sequencerCheck();
         for (uint256 i; i < assets.length; ++i) {
             address asset = assets[i];
             uint256 balanceAfter = _balances[asset];
@@ -158,7 +159,7 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
             EligibleAsset memory entry = _effective(asset);
             if (address(entry.feed) == address(0)) continue;
             PriceSource memory source = _source(entry);
-            uint256 answer = PriceOracle.latestAnswer(source, sequencerCheck());
+            uint256 answer = PriceOracle.latestAnswer(source, sequencer);
             valuesBefore[i] = Valuation.afterHaircut(
                 PriceOracle.valueAt(asset, source, answer, balanceBefore),
                 entry.haircutBps

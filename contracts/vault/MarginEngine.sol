@@ -49,7 +49,8 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
             _settledExposure = enforceableExposure();
             _exposureSetAt = uint40(block.timestamp);
         }
-        emit ExposureSet(exposure, _markExposure(exposure));
+        uint256 required = _markExposure(exposure);
+        emit ExposureSet(exposure, required);
     }
 
     /// @inheritdoc IMarginEngine
@@ -315,11 +316,12 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
     /// due. Clearing the mark's time closes its dispute window: an agreed figure is not disputed again.
     function _resolve(uint256 agreed) private {
         _disputed = false;
+        uint256 required = _markExposure(agreed);
         _settledExposure = agreed;
         _exposureSetAt = 0;
         if (_state >= VaultState.ExclusiveControl) _amountDue = Math.min(_amountDue, _dueAt(agreed));
         emit DisputeResolved(msg.sender, agreed);
-        emit ExposureSet(agreed, _markExposure(agreed));
+        emit ExposureSet(agreed, required);
     }
 
     /// @dev The one writer of the exposure, which refreshes the requirement cached with it (withdrawals read one slot
