@@ -9,11 +9,12 @@
  * - Seaport 1.6 (`seaport-core` 1.6.6): solc 0.8.24 (what Seaport 1.6 was built with; 0.8.28 fails with stack-too-deep), via-IR,
  *   optimizer 4,294,967,295 runs, EVM cancun, bytecode hash none, as Seaport's optimized profile.
  */
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { cachedJson } from "../scripts/solc-cache.js";
 
 const require = createRequire(import.meta.url);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -121,15 +122,16 @@ function compile(spec: PeerSpec): CompiledSet {
       outputSelection: { "*": { "*": ["abi", "evm.bytecode.object"] } },
     },
   };
-  const key = createHash("sha256")
-    .update(solc.version())
-    .update(JSON.stringify(input))
-    .update(JSON.stringify(spec.wanted))
-    .digest("hex")
-    .slice(0, 16);
-  const cacheFile = path.join(cacheDir, `${spec.id}-${key}.json`);
-  if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, "utf8")) as CompiledSet;
+  return cachedJson(
+    cacheDir,
+    spec.id,
+    [solc.version(), JSON.stringify(input), JSON.stringify(spec.wanted)],
+    () => compileUncached(spec, solc, input),
+  ).value;
+}
 
+/** Compiles `input` with `solc` and keeps the bytecode and ABI of `spec.wanted`. */
+function compileUncached(spec: PeerSpec, solc: Solc, input: object): CompiledSet {
   const started = Date.now();
   process.stdout.write(
     `bench: compiling ${spec.id} with solc ${solc.version()} (first run only)... `,
@@ -164,8 +166,6 @@ function compile(spec: PeerSpec): CompiledSet {
     result[name] = { abi: contract.abi, bytecode: `0x${contract.evm.bytecode.object}` };
   }
   console.log(`${((Date.now() - started) / 1000).toFixed(0)} s`);
-  mkdirSync(cacheDir, { recursive: true });
-  writeFileSync(cacheFile, JSON.stringify(result));
   return result;
 }
 

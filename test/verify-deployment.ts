@@ -1,6 +1,6 @@
 // What an auditor does with an address book: take the recorded compiler input of a deployed contract, recompile it
 // with the same solc (the npm wasm build), and check the result is the code on chain, byte for byte.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 
@@ -27,6 +27,7 @@ import {
   type AddressBook,
   type SystemContract,
 } from "../sdk/index.js";
+import { cachedJson } from "../scripts/solc-cache.js";
 import { underCoverage } from "./helpers/coverage.js";
 
 const ARTIFACTS = "artifacts";
@@ -84,20 +85,13 @@ function declarationNames(output: SolcOutput): Map<string, string> {
   return names;
 }
 
-/**
- * solc's output for `input`, from `cache/verify-deployment/` when this exact compiler already compiled this exact
- * input (the key hashes both), as the bench caches its peers: a rerun with nothing changed recompiles nothing, and
- * any change to a source, a setting or the compiler is a new key.
- */
+/** solc's output for `input`, from `cache/verify-deployment/` when this compiler already compiled this exact input. */
 function compileCached(input: object): { output: SolcOutput; cached: boolean } {
   const json = JSON.stringify(input);
-  const key = keccak256(toUtf8Bytes(`${solc.version()}\n${json}`)).slice(2, 18);
-  const file = path.join(VERIFY_CACHE, `${key}.json`);
-  if (existsSync(file)) return { output: JSON.parse(readFileSync(file, "utf8")) as SolcOutput, cached: true };
-  const output = JSON.parse(solc.compile(json)) as SolcOutput;
-  mkdirSync(VERIFY_CACHE, { recursive: true });
-  writeFileSync(file, JSON.stringify(output));
-  return { output, cached: false };
+  const { value, cached } = cachedJson(VERIFY_CACHE, "solc", [solc.version(), json], () =>
+    JSON.parse(solc.compile(json)) as SolcOutput,
+  );
+  return { output: value, cached };
 }
 
 /** OpenZeppelin's ShortString: the string's bytes left-aligned in a word whose last byte is its length. */
