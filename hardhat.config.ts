@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { configVariable, defineConfig, task } from "hardhat/config";
+import type { HardhatPlugin } from "hardhat/types/plugins";
 import { ArgumentType } from "hardhat/types/arguments";
 
 const require = createRequire(import.meta.url);
@@ -20,6 +21,9 @@ const compiler = (runs: number) => ({
     evmVersion: "cancun",
     optimizer: { enabled: true, runs },
     viaIR: true,
+    // The NatSpec of every error reaches the build info, where the SDK's error sentences are generated from it
+    // (scripts/error-docs.ts). It does not change the bytecode.
+    outputSelection: { "*": { "*": ["userdoc", "devdoc"] } },
   },
 });
 
@@ -46,6 +50,12 @@ const buildProfile = {
     // tests deploy this artifact (`vm.getCode`), so they run the bytecode that ships and never compile it again.
     "contracts/vault/CollateralVault.sol": compiler(200),
   },
+};
+
+// After each build, types/error-docs.ts is regenerated from the contracts' NatSpec: the SDK's error sentences.
+const errorDocs: HardhatPlugin = {
+  id: "collateral-error-docs",
+  hookHandlers: { solidity: () => import("./scripts/hooks/error-docs.js") },
 };
 
 // Tasks for integrators: `npx hardhat collateral:<name> --network <network> --help` lists each one's options.
@@ -138,7 +148,7 @@ const collateralTasks = [
 ];
 
 export default defineConfig({
-  plugins: [hardhatToolboxMochaEthers],
+  plugins: [hardhatToolboxMochaEthers, errorDocs],
   paths: {
     // The product and its test doubles under contracts/; the bench's own scaffolding beside the bench.
     sources: { solidity: ["contracts", "bench/contracts"] },

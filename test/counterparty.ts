@@ -717,8 +717,8 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       const error = await sdkError(vault.connect(sys.pledgor).disputeExposure(USD(900_000n)));
       expect(error.errorName).to.equal("NothingDisputed");
       expect(error.message).to.equal(
-        "NothingDisputed: there is nothing to dispute: the pledgor's figure 900,000 (never below the exposure " +
-          "already enforceable) is not below the mark of 900,000",
+        "NothingDisputed: There is nothing to dispute: the pledgor's figure 900,000 (never below the exposure " +
+          "already enforceable) is not below the mark of 900,000.",
       );
       await expect(vault.connect(sys.pledgor).disputeExposure(USD(100_000n)))
         .to.emit(vault, "ExposureDisputed")
@@ -884,8 +884,8 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
         .withArgs(before, after);
       const error = await sdkError(vault.connect(sys.pledgor).consentToPledge(before));
       expect(error.message).to.equal(
-        `TermsHashMismatch: the consent names terms ${before}, but the agreement's terms are now ${after} ` +
-          "(the schedule changed); read the new terms and consent to them",
+        `TermsHashMismatch: The consent names the terms ${before}, but the agreement's terms are now ${after} ` +
+          "(the schedule changed); read the new terms and consent to them.",
       );
       // The secured party's own stale consent is refused the same way.
       await expect(vault.connect(sys.securedParty).consentToPledge(before))
@@ -1080,7 +1080,8 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       const error = await sdkError(vault.connect(sys.pledgor).release());
       expect(error.message).to.equal(
         `ReleaseNotYetAllowed: ${sys.pledgor.address} may not release yet: 525,000 of the amount due is still owed ` +
-          `and the secured party's appropriation period runs until ${new Date(Number(releasableAt) * 1000).toISOString()}`,
+          "(at least the minimum transfer amount) and the secured party's appropriation period runs until " +
+          `${new Date(Number(releasableAt) * 1000).toISOString()}.`,
       );
     });
 
@@ -1281,7 +1282,7 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
           .changeEligibility(await sys.line(sys.tbill, ownFeed, 200n))
           .catch((e: unknown) => e),
       );
-      expect(sentence?.message).to.match(/PriceSourceFixed: on a live agreement/);
+      expect(sentence?.message).to.match(/PriceSourceFixed: On a live agreement/);
     });
 
     it("attack 8b, delist and relist: after a delisting of the T-bill matures, listing it again with another feed (or the same) is PriceSourceFixed, so the locked-out pledgor's collateral is never repriced (rule: PriceSourceFixed)", async function () {
@@ -1524,12 +1525,15 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
         open({ ...defaultTerms, maxLiquidationDiscountBps: 10_001n }),
       );
       expect(discount.message).to.equal(
-        "TermOutOfRange: maxLiquidationDiscountBps is 10001, outside the listing rules' range 0..2000",
+        "TermOutOfRange: The term MaxLiquidationDiscountBps is 10001, outside 0..2000: the listing rules' range, " +
+          "or for the rules themselves the bounds no deployment may pass (a dispute window is never longer than " +
+          "the cure period).",
       );
       const window = await sdkError(open({ ...defaultTerms, disputeWindow: 2n * ONE_DAY }));
       expect(window.message).to.equal(
-        "TermOutOfRange: disputeWindow (seconds) is 172800, outside the listing rules' range 3600..86400 " +
-          "(a dispute window is never longer than the cure period)",
+        "TermOutOfRange: The term DisputeWindow is 172800, outside 3600..86400: the listing rules' range, " +
+          "or for the rules themselves the bounds no deployment may pass (a dispute window is never longer than " +
+          "the cure period).",
       );
     });
 
@@ -1556,7 +1560,7 @@ describe("Counterparty-proof margin rules (issue 13)", function () {
       const error = await sdkError(open([asOwnFeed]));
       expect(error.message).to.equal(
         `FeedUnreadable: ${tbill} does not answer latestRoundData() as a price feed, so it cannot price ${tbill} ` +
-          "(is it the token itself, or an address without a feed?)",
+          "(it is the asset itself, has no code, or returns something else).",
       );
 
       const openVault = await sys.openAgreement();

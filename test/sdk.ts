@@ -190,19 +190,19 @@ describe("SDK", function () {
       expect(ineligible).to.be.instanceOf(CollateralError);
       expect((ineligible as CollateralError).errorName).to.equal("IneligibleAsset");
       expect((ineligible as Error).message).to.equal(
-        `IneligibleAsset: asset ${await other.getAddress()} is not eligible collateral under the agreement's schedule`,
+        `IneligibleAsset: ${await other.getAddress()} is not eligible collateral under the agreement's schedule.`,
       );
       const unauthorised = await agreement
         .as(signers[SECURED])
         .withdraw(tbillAddress, 1n)
         .catch((e: unknown) => e);
       expect((unauthorised as Error).message).to.equal(
-        `Unauthorized: ${signers[SECURED].address} may not do this; only ${signers[PLEDGOR].address} may`,
+        `Unauthorized: ${signers[SECURED].address} may not do this; only ${signers[PLEDGOR].address} may.`,
       );
       const tooMuch = await agreement.withdraw(tbillAddress, 7n).catch((e: unknown) => e);
       expect((tooMuch as CollateralError).args.toArray()).to.deep.equal([tbillAddress, 0n, 7n]);
       const noCall = await agreement.issueMarginCall().catch((e: unknown) => e);
-      expect((noCall as Error).message).to.match(/^InvalidState: the vault is Open/);
+      expect((noCall as Error).message).to.match(/^InvalidState: The vault is Open/);
       const zero = await agreement.deposit(tbillAddress, 0n).catch((e: unknown) => e);
       expect(zero).to.be.instanceOf(InputError);
       expect((zero as Error).message).to.equal("the deposit amount must be above zero");
@@ -477,7 +477,8 @@ describe("SDK", function () {
         (e: unknown) => e,
       );
       expect((replay as Error).message).to.equal(
-        `NonceAlreadyUsed: nonce ${order.nonce} of ${buyer.address} was already used by a settlement or cancelled`,
+        `NonceAlreadyUsed: Nonce ${order.nonce} of ${buyer.address} was already used by a settlement or ` +
+          "cancelled by its owner.",
       );
       expect(() => buildSettlement([order.legs[0]], deadline)).to.throw("at least two legs");
     });

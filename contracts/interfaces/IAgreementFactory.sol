@@ -49,14 +49,17 @@ interface IAgreementFactory {
     /// @notice The risk manager changed the listing rules; agreements opened from now on must meet `rules`.
     event ListingRulesSet(ListingRules rules);
 
-    /// @notice `term` is `value`, outside `min`..`max` (the listing rules, or for the rules themselves the bounds no
-    /// deployment may pass).
+    /// @notice The term `term` is `value`, outside `min`..`max`: the listing rules' range, or for the rules themselves
+    /// the bounds no deployment may pass (a dispute window is never longer than the cure period).
+    /// @param value The term's value, in basis points or seconds as the term is
+    /// @param min The least value allowed
+    /// @param max The greatest value allowed
     error TermOutOfRange(Term term, uint256 value, uint256 min, uint256 max);
-    /// @notice The pledgor and the secured party are the same address, or one of them is zero.
+    /// @notice The pledgor `pledgor` and the secured party `securedParty` must be two different, non-zero addresses.
     error InvalidParties(address pledgor, address securedParty);
-    /// @notice The caller must be one of the agreement's parties to open it.
+    /// @notice `creator` is not one of the agreement's parties, so it may not open it.
     error CreatorNotAParty(address creator);
-    /// @notice New agreements are paused by the guardian.
+    /// @notice Opening agreements is paused by the guardian.
     error FactoryPaused();
 
     /// @notice Whether `signature` is `signer`'s EIP-712 consent, in this factory's domain, to pledge under the

@@ -15,11 +15,11 @@ interface IAgreementState {
 
     // ---------------------------------------------------------------- errors
 
-    /// @notice `caller` may not do this; `expected` is who may.
+    /// @notice `caller` may not do this; only `expected` may.
     error Unauthorized(address caller, address expected);
-    /// @notice The vault is in `actual`, and this needs another state.
+    /// @notice The vault is `actual`, and this needs another state.
     error InvalidState(VaultState actual);
-    /// @notice An amount of zero was given.
+    /// @notice The amount is zero.
     error ZeroAmount();
     /// @notice A destination is the zero address.
     error ZeroAddress();

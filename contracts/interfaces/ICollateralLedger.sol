@@ -19,11 +19,16 @@ interface ICollateralLedger {
 
     // ---------------------------------------------------------------- errors
 
-    /// @notice `asset` delivered `received` where `expected` was asked (fee on transfer or short delivery).
+    /// @notice `asset` delivered `received` where `expected` was asked (a fee on transfer or a short delivery).
+    /// @param received What arrived, in the token's units
+    /// @param expected What was asked, in the token's units
     error ShortDelivery(address asset, uint256 received, uint256 expected);
     /// @notice The vault accounts for only `available` of `asset`, and `requested` was asked.
+    /// @param available What the vault accounts for, in the token's units
+    /// @param requested What was asked, in the token's units
     error InsufficientCollateral(address asset, uint256 available, uint256 requested);
-    /// @notice Too little gas is left to give a token transfer its full allowance; retry with a higher gas limit.
+    /// @notice Only `gasLeft` gas was left where a token transfer needs `needed`; send the transaction again with a
+    /// higher gas limit.
     error InsufficientGas(uint256 gasLeft, uint256 needed);
 
     // ---------------------------------------------------------------- custody

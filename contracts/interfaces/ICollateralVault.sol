@@ -52,24 +52,38 @@ interface ICollateralVault is IAgreementState, IEligibilitySchedule, ICollateral
 
     // ---------------------------------------------------------------- errors
 
-    /// @notice The withdrawal would leave `collateralValue` below the `requirement`.
+    /// @notice The withdrawal would leave collateral worth `collateralValue` after haircuts, below the requirement of
+    /// `requirement`.
+    /// @param collateralValue Collateral value after haircuts, after the withdrawal (WAD)
+    /// @param requirement Exposure above the threshold plus the independent amount (WAD)
     error WithdrawalBreachesRequirement(uint256 collateralValue, uint256 requirement);
-    /// @notice The collateral's excess `excess` over the requirement is below the minimum transfer amount.
+    /// @notice The collateral's excess of `excess` over the requirement is below the minimum transfer amount of
+    /// `minimumTransferAmount`.
+    /// @param excess Collateral value after haircuts less the requirement (WAD)
+    /// @param minimumTransferAmount The agreement's minimum transfer amount (WAD)
     error ExcessBelowMinimumTransfer(uint256 excess, uint256 minimumTransferAmount);
-    /// @notice The assets returned by a substitution are worth (after haircut) more than the substitute delivered.
+    /// @notice The assets taken out are worth `valueOut` after haircut, more than the `valueIn` the substitute is
+    /// worth.
+    /// @param valueOut Haircut value of the assets returned (WAD)
+    /// @param valueIn Haircut value of the substitute delivered (WAD)
     error SubstitutionExceedsValue(uint256 valueOut, uint256 valueIn);
-    /// @notice The signed consent expired at `deadline`.
+    /// @notice The signed consent expired at `deadline` (now `nowTs`).
+    /// @param deadline The consent's deadline (Unix time)
+    /// @param nowTs The block's time (Unix time)
     error ConsentExpired(uint256 deadline, uint256 nowTs);
-    /// @notice The consent signature is not `signer`'s.
+    /// @notice The pledge consent is not signed by `signer` over the agreement's current terms.
     error InvalidConsentSignature(address signer);
-    /// @notice The consent names the terms `given`, and the agreement's terms are now `current` (the schedule changed).
+    /// @notice The consent names the terms `given`, but the agreement's terms are now `current` (the schedule changed);
+    /// read the new terms and consent to them.
     error TermsHashMismatch(bytes32 given, bytes32 current);
     /// @notice New risk is paused by the guardian.
     error NewRiskPaused();
-    /// @notice The notice's document hash is zero.
+    /// @notice The Notice of Exclusive Control's document hash is zero.
     error EmptyNotice();
-    /// @notice The sale's cash is worth `cashValue`, below `minimumCashValue` (oracle value less the maximum
-    /// liquidation discount).
+    /// @notice The sale's cash is worth `cashValue`, below the minimum of `minimumCashValue` (the collateral's oracle
+    /// value less the maximum liquidation discount).
+    /// @param cashValue The cash leg's oracle value (WAD)
+    /// @param minimumCashValue The least the collateral sold may fetch (WAD)
     error SalePriceTooLow(uint256 cashValue, uint256 minimumCashValue);
 
     // ---------------------------------------------------------------- custody

@@ -96,37 +96,43 @@ interface IDvPSettlement {
     /// @notice `owner` invalidated the nonces set in `mask` of bitmap word `wordPos`.
     event NoncesInvalidated(address indexed owner, uint256 indexed wordPos, uint256 mask);
 
-    /// @notice Fewer than two legs.
+    /// @notice A settlement needs at least two legs; it has `legCount`.
     error TooFewLegs(uint256 legCount);
-    /// @notice `block.timestamp` is past the settlement's `deadline`.
+    /// @notice The settlement expired at `deadline` (now `currentTime`).
+    /// @param deadline The settlement's deadline (Unix time)
+    /// @param currentTime The block's time (Unix time)
     error SettlementExpired(uint256 deadline, uint256 currentTime);
-    /// @notice Leg `legIndex` has a `kind` outside `TokenKind`.
+    /// @notice Leg `legIndex` has the token kind `kind`, which is not one of `TokenKind`'s.
     error UnknownTokenKind(uint256 legIndex, uint256 kind);
     /// @notice Leg `legIndex` has a zero amount.
     error LegAmountZero(uint256 legIndex);
-    /// @notice Leg `legIndex` delivers to this contract, which must never hold tokens.
+    /// @notice Leg `legIndex` delivers to the settlement contract itself, which must never hold tokens.
     error ReceiverIsSettlement(uint256 legIndex);
-    /// @notice Leg `legIndex` is an ERC-721 leg whose amount is not 1.
+    /// @notice Leg `legIndex` moves an ERC-721 with amount `amount`; it must be 1.
     error InvalidERC721Amount(uint256 legIndex, uint256 amount);
-    /// @notice Leg `legIndex` is an ERC-20 leg with a non-zero token id.
+    /// @notice ERC-20 leg `legIndex` carries the token id `id`; it must be 0.
     error UnexpectedTokenId(uint256 legIndex, uint256 id);
     /// @notice Leg `legIndex` is sent by `sender`, which neither called `settle` nor signed.
     error SenderNotAuthorised(uint256 legIndex, address sender);
     /// @notice Signature `signatureIndex` is from `signer`, which sends none of the legs (or is the caller).
     error SignerNotSender(uint256 signatureIndex, address signer);
-    /// @notice `nonce` of `owner` was already used by a settlement or cancelled by its owner.
+    /// @notice Nonce `nonce` of `owner` was already used by a settlement or cancelled by its owner.
     error NonceAlreadyUsed(address owner, uint256 nonce);
-    /// @notice An EOA signature does not recover to `signer` (wrong chain, wrong contract, wrong data or key).
+    /// @notice The signature recovers to `recovered`, not to `signer` (another chain, contract, order or key).
     error InvalidSigner(address signer, address recovered);
-    /// @notice An EOA signature whose `s` is in the upper half of the curve order (a malleable twin).
+    /// @notice The signature of `signer` has its s value `s` in the upper half of the curve order (a malleable twin).
     error MalleableSignature(address signer, bytes32 s);
-    /// @notice An EOA signature that is not 65 bytes long, or whose `v`/`r` cannot be recovered.
+    /// @notice The signature of `signer` is malformed: `length` bytes where 65 are needed, or its v and r cannot be
+    /// recovered.
     error MalformedSignature(address signer, uint256 length);
     /// @notice The ERC-1271 wallet at `signer` did not accept the signature.
     error InvalidContractSignature(address signer);
     /// @notice `balanceOf` of the ERC-20 `token` of leg `legIndex` reverted or returned no value.
     error BalanceUnreadable(uint256 legIndex, address token);
-    /// @notice The receiver of ERC-20 leg `legIndex` got `received` instead of `expected` (fee-on-transfer or short).
+    /// @notice The receiver of ERC-20 leg `legIndex` got `received` instead of `expected` (a fee on transfer or a short
+    /// delivery).
+    /// @param received What the receiver's balance grew by, in the token's units
+    /// @param expected The leg's amount, in the token's units
     error LegDeliveredShort(uint256 legIndex, uint256 received, uint256 expected);
 
     /// @notice Executes `settlement`: every leg moves, or the call reverts and nothing moves.

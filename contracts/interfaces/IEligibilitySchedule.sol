@@ -20,18 +20,19 @@ interface IEligibilitySchedule {
     error IneligibleAsset(address asset);
     /// @notice The schedule lists `count` assets, and `max` is the most an agreement may hold.
     error TooManyAssets(uint256 count, uint256 max);
-    /// @notice A haircut or concentration cap is above 100%.
+    /// @notice The haircut `haircutBps` bps or the concentration cap `concentrationCapBps` bps is outside 0..10,000 (a
+    /// cap must be above 0).
     error InvalidBps(uint256 haircutBps, uint256 concentrationCapBps);
-    /// @notice The asset's or the feed's decimals are outside 0..36.
+    /// @notice `target` has `decimals` decimals; at most 36 are supported.
     error DecimalsUnsupported(address target, uint256 decimals);
     /// @notice On a live agreement the price source of a listed asset is fixed: `asset` is priced by `feed` (zero once
-    /// delisted) and may not be priced by `proposedFeed` (or another kind) on the secured party's word alone.
+    /// delisted) and may not be priced by `proposedFeed`, nor as another kind, on the secured party's word alone.
     error PriceSourceFixed(address asset, address feed, address proposedFeed);
-    /// @notice `feed` does not answer `latestRoundData()` as a price feed (it is the asset itself, has no code, or
-    /// returns something else).
+    /// @notice `feed` does not answer `latestRoundData()` as a price feed, so it cannot price `asset` (it is the asset
+    /// itself, has no code, or returns something else).
     error FeedUnreadable(address asset, address feed);
-    /// @notice A token or feed being listed did not answer `selector` (`decimals()`, or `asset()` of an ERC-4626
-    /// share) with one word.
+    /// @notice `target`, a token or feed being listed, did not answer `selector` with one word (`decimals()` is
+    /// 0x313ce567, an ERC-4626 share's `asset()` 0x38d52e0f).
     error MetadataUnreadable(address target, bytes4 selector);
 
     // ---------------------------------------------------------------- schedule

@@ -47,38 +47,62 @@ interface IMarginEngine {
 
     // ---------------------------------------------------------------- errors
 
-    /// @notice No margin call is due: the shortfall of `collateralValue` against `requirement` is below the
-    /// minimum transfer amount `minimumTransferAmount` (or there is none).
+    /// @notice No margin call is due: collateral value `collateralValue` against a requirement of `requirement` leaves
+    /// a shortfall (if any) below the minimum transfer amount of `minimumTransferAmount`.
+    /// @param collateralValue Collateral value after haircuts (WAD)
+    /// @param requirement Exposure above the threshold plus the independent amount (WAD)
+    /// @param minimumTransferAmount The agreement's minimum transfer amount (WAD)
     error NoMarginCallDue(uint256 collateralValue, uint256 requirement, uint256 minimumTransferAmount);
     /// @notice A margin call for `amount` is already open until `deadline`.
+    /// @param amount The amount called (WAD)
+    /// @param deadline End of its cure period (Unix time)
     error MarginCallAlreadyOpen(uint256 amount, uint256 deadline);
-    /// @notice The open margin call cannot be closed: the collateral (on valid prices) is still below the requirement.
+    /// @notice The margin call is still unmet: collateral worth `collateralValue` after haircuts (on valid prices)
+    /// against a requirement of `requirement`.
+    /// @param collateralValue Collateral value after haircuts (WAD)
+    /// @param requirement Exposure above the threshold plus the independent amount (WAD)
     error MarginCallNotMet(uint256 collateralValue, uint256 requirement);
-    /// @notice The open call is cured, so it is no default (anyone may close it with `closeMarginCall`): the called
-    /// amount was delivered, or the collateral value `collateralValue` meets the call's `requirement`.
+    /// @notice The margin call is cured, so it is no default (anyone may close it with `closeMarginCall`): the called
+    /// amount was delivered, or the collateral value `collateralValue` meets the call's requirement of `requirement`.
+    /// @param collateralValue Collateral value after haircuts (WAD)
+    /// @param requirement The requirement the call was made against (WAD)
     error MarginCallCured(uint256 collateralValue, uint256 requirement);
-    /// @notice The margin call's cure deadline `deadline` has not passed yet.
+    /// @notice The margin call's cure deadline `deadline` has not passed (now `nowTs`).
+    /// @param deadline End of the cure period (Unix time)
+    /// @param nowTs The block's time (Unix time)
     error CureDeadlineNotPassed(uint256 deadline, uint256 nowTs);
-    /// @notice The exposure set at `setAt` can no longer be disputed: the window of `window` seconds has closed.
+    /// @notice The exposure set at `setAt` can no longer be disputed: its window of `window` seconds has closed (now
+    /// `nowTs`).
+    /// @param setAt When the exposure was marked (Unix time)
+    /// @param window The agreement's dispute window, in seconds
+    /// @param nowTs The block's time (Unix time)
     error DisputeWindowClosed(uint256 setAt, uint256 window, uint256 nowTs);
     /// @notice The exposure is already in dispute.
     error DisputeAlreadyOpen();
     /// @notice No dispute is open.
     error NoDisputeOpen();
-    /// @notice The pledgor's figure `pledgorExposure` is not below the secured party's mark `exposure` (nor above the
-    /// part of it already enforceable): there is nothing to dispute.
+    /// @notice There is nothing to dispute: the pledgor's figure `pledgorExposure` (never below the exposure already
+    /// enforceable) is not below the mark of `exposure`.
+    /// @param pledgorExposure The pledgor's figure (WAD)
+    /// @param exposure The secured party's mark (WAD)
     error NothingDisputed(uint256 pledgorExposure, uint256 exposure);
-    /// @notice `by` may not resolve the dispute at `agreedExposure`.
+    /// @notice `by` may not resolve the dispute at `agreedExposure` (the pledgor can only accept the mark or raise its
+    /// own figure, the secured party only accept the pledgor's figure or less; the control agent decides any figure).
+    /// @param agreedExposure The figure proposed (WAD)
     error InvalidResolution(address by, uint256 agreedExposure);
-    /// @notice Two arrays that must have one entry each differ in length.
+    /// @notice Two lists that must have one entry each differ in length (`left` and `right`).
     error LengthMismatch(uint256 left, uint256 right);
     /// @notice No default has been established, so exclusive control cannot be taken.
     error NoDefault();
     /// @notice Under exclusive control, moving this would bring the value taken to `appropriated`, beyond the
-    /// `amountDue` (exposure plus penalty) at oracle value; an asset without a valid price cannot be appropriated.
+    /// `amountDue` due (exposure plus penalty) at oracle value; an asset without a valid price cannot be appropriated.
+    /// @param appropriated Oracle value taken, this move included (WAD)
+    /// @param amountDue Exposure plus penalty, fixed at the notice (WAD)
     error AppropriationExceedsAmountDue(uint256 appropriated, uint256 amountDue);
-    /// @notice Only the secured party may release yet: `remainingDue` of the amount due is still owed (at least the
-    /// minimum transfer amount) and the appropriation period runs until `releasableAt`.
+    /// @notice `caller` may not release yet: `remainingDue` of the amount due is still owed (at least the minimum
+    /// transfer amount) and the secured party's appropriation period runs until `releasableAt`.
+    /// @param remainingDue Amount due less the value appropriated (WAD)
+    /// @param releasableAt End of the appropriation period (Unix time)
     error ReleaseNotYetAllowed(address caller, uint256 remainingDue, uint256 releasableAt);
 
     // ---------------------------------------------------------------- exposure

@@ -51,21 +51,29 @@ library PriceOracle {
 
     /// @notice `feed` answered `answer`, zero or negative: no price.
     error NonPositivePrice(address feed, int256 answer);
-    /// @notice `feed`'s latest round has no update time (`updatedAt == 0`): the round is incomplete.
+    /// @notice `feed`'s latest round has no update time (updatedAt is zero): the round is incomplete.
     error PriceTimestampZero(address feed);
-    /// @notice `feed` reports an update at `updatedAt`, after now (`nowTs`).
+    /// @notice `feed` reports an update at `updatedAt`, in the future (now `nowTs`).
+    /// @param updatedAt The round's update time (Unix time)
+    /// @param nowTs The block's time (Unix time)
     error PriceTimestampInFuture(address feed, uint256 updatedAt, uint256 nowTs);
     /// @notice `feed` was last updated at `updatedAt`, older than its maximum age of `maxAge` seconds (now `nowTs`).
+    /// @param updatedAt The round's update time (Unix time)
+    /// @param maxAge The schedule line's maximum price age, in seconds
+    /// @param nowTs The block's time (Unix time)
     error StalePrice(address feed, uint256 updatedAt, uint256 maxAge, uint256 nowTs);
-    /// @notice `feed` answered `answer`, outside the listed bounds [`minAnswer`, `maxAnswer`].
+    /// @notice `feed` answered `answer`, outside its listed bounds [`minAnswer`, `maxAnswer`].
     error PriceOutOfBounds(address feed, int256 answer, int256 minAnswer, int256 maxAnswer);
     /// @notice `feed`'s round `roundId` was answered in the earlier round `answeredInRound`.
     error IncompleteRound(address feed, uint80 roundId, uint80 answeredInRound);
-    /// @notice `uptimeFeed` reports the L2 sequencer down (an answer other than 0), or its round is invalid
-    /// (`startedAt == 0`).
+    /// @notice `uptimeFeed` reports the L2 sequencer down (an answer other than 0), or its round is invalid (startedAt
+    /// is zero).
     error SequencerDown(address uptimeFeed);
-    /// @notice The L2 sequencer is up since `upSince`, and its grace period of `gracePeriod` seconds is not over (now
-    /// `nowTs`).
+    /// @notice The L2 sequencer is up since `upSince`, and its grace period of `gracePeriod` seconds is not over
+    /// (uptime feed `uptimeFeed`, now `nowTs`).
+    /// @param upSince When the sequencer came back (Unix time)
+    /// @param gracePeriod The grace period, in seconds
+    /// @param nowTs The block's time (Unix time)
     error SequencerGracePeriodNotOver(address uptimeFeed, uint256 upSince, uint256 gracePeriod, uint256 nowTs);
     /// @notice `feed` reverted, ran out of its gas allowance, has no code or returned malformed data.
     error FeedCallFailed(address feed);
@@ -77,8 +85,8 @@ library PriceOracle {
     error ZeroMaxPriceAge();
     /// @notice The price bounds [`minAnswer`, `maxAnswer`] are empty or not positive.
     error InvalidBounds(int256 minAnswer, int256 maxAnswer);
-    /// @notice The ERC-4626 share `vault` converts inconsistently: `convertToAssets` does not reach `assets` one
-    /// share above `convertToShares` (`shares`).
+    /// @notice The ERC-4626 share `vault` converts inconsistently: `convertToAssets` does not reach `assets` one share
+    /// above `convertToShares` (`shares`).
     error InconsistentVaultConversion(address vault, uint256 assets, uint256 shares);
 
     /// @notice Checks a price source before it enters an eligibility schedule.
