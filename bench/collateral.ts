@@ -309,7 +309,7 @@ async function benchAssetCount(
   parties: Parties,
 ): Promise<BenchRow[]> {
   const { pledgor } = parties;
-  const results: Array<{ n: number; deposit: number; withdraw: number }> = [];
+  const results: Array<{ n: number; deposit: number; withdraw: number; withdrawAllNeeded: number }> = [];
   for (const n of [1, 5, 10]) {
     const tokens = [];
     const schedule: Line[] = [];
@@ -333,7 +333,20 @@ async function benchAssetCount(
     const withdraw = await gasOf(
       vault.connect(pledgor).withdraw(first, 10_000n * WAD, pledgor.address),
     );
-    results.push({ n, deposit, withdraw });
+    // The same book with an exposure of 97k per asset: no fewer than all n assets cover the requirement, so the
+    // valuation cannot stop early (the worst case of the early exit).
+    const tight = await pledged(
+      ethers,
+      system,
+      parties,
+      schedule,
+      tokens.map((t) => ({ token: t, amount: 100_000n * WAD })),
+      BigInt(n) * 97_000n * WAD,
+    );
+    const withdrawAllNeeded = await gasOf(
+      tight.connect(pledgor).withdraw(first, 1_000n * WAD, pledgor.address),
+    );
+    results.push({ n, deposit, withdraw, withdrawAllNeeded });
   }
   const [base] = results;
   const rows: BenchRow[] = [];
@@ -357,5 +370,33 @@ async function benchAssetCount(
       ),
     );
   }
+  for (const r of results) {
+    rows.push(
+      row(
+        `Withdraw (Pledged, every asset needed to cover), ${r.n} listed+funded asset(s) vs 1 asset [informational]`,
+        r.withdrawAllNeeded,
+        base.withdrawAllNeeded,
+        2.0,
+      ),
+    );
+  }
+  // The issue's budget for each extra listed asset in a withdrawal, from the 1- and 10-asset books.
+  const last = results[results.length - 1];
+  const perAsset = (gas: (r: (typeof results)[number]) => number) =>
+    Math.round((gas(last) - gas(base)) / (last.n - base.n));
+  rows.push(
+    row(
+      "Withdraw: gas per extra listed+funded asset, the valuation stopping once covered vs the 18,000 budget",
+      perAsset((r) => r.withdraw),
+      18_000,
+      1.0,
+    ),
+    row(
+      "Withdraw: gas per extra listed+funded asset, every asset needed to cover vs the 18,000 budget",
+      perAsset((r) => r.withdrawAllNeeded),
+      18_000,
+      1.0,
+    ),
+  );
   return rows;
 }

@@ -1553,7 +1553,7 @@ describe("Adversarial", function () {
       await expect(vault.connect(sys.outsider).issueMarginCall()).to.emit(vault, "MarginCallIssued");
     });
 
-    it("the pledgor's own dust of an asset whose feed is down blocks valuation until the feed recovers or a delisting matures (the secured party's remedy)", async function () {
+    it("the pledgor's own dust of an asset whose feed is down blocks a full valuation (a margin call, a withdrawal the other assets do not cover) until the feed recovers or a delisting matures (the secured party's remedy); a withdrawal the T-bills alone cover never reads it", async function () {
       const vault = await sys.openAgreement({
         terms: { ...defaultTerms, independentAmount: USD(200_000n) },
       });
@@ -1572,9 +1572,14 @@ describe("Adversarial", function () {
         .to.be.revertedWithCustomError(vault, "FeedCallFailed")
         .withArgs(bondFeed);
       await sys.tbillFeed.setAnswer(1_00000000n);
-      await expect(vault.connect(sys.pledgor).withdraw(tbill, TBILL(1n), sys.pledgor.address))
+      // 1,100,000 T-bills less 2% haircut are 1,078,000 against a requirement of 1,000,000: leaving 1,020,000 of them
+      // (999,600 after haircut) needs the bond's value, which has no price.
+      await expect(vault.connect(sys.pledgor).withdraw(tbill, TBILL(80_000n), sys.pledgor.address))
         .to.be.revertedWithCustomError(vault, "FeedCallFailed")
         .withArgs(bondFeed);
+      // Leaving 1,030,000 (1,009,400 after haircut) is covered by the T-bills alone: the valuation stops before the bond.
+      await vault.connect(sys.pledgor).withdraw(tbill, TBILL(70_000n), sys.pledgor.address);
+      expect(await vault.balanceOf(tbill)).to.equal(TBILL(1_030_000n));
       const status = await sys.lens.status(await vault.getAddress());
       expect([status.pricesValid, status.marginCallDue]).to.deep.equal([false, false]);
       // The secured party delists the bond; as a tightening it waits out the notice period, then counts for nothing.

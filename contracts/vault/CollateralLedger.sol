@@ -4,9 +4,10 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {ICollateralLedger} from "../interfaces/ICollateralLedger.sol";
-import {EligibleAsset} from "../types/AgreementTypes.sol";
+import {BPS, EligibleAsset} from "../types/AgreementTypes.sol";
 import {PriceOracle, PriceSource, SequencerCheck} from "../libraries/PriceOracle.sol";
 import {Valuation} from "../libraries/Valuation.sol";
 import {EligibilitySchedule} from "./EligibilitySchedule.sol";
@@ -24,7 +25,7 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
 
     /// @inheritdoc ICollateralLedger
     function reconcile(address asset) external nonReentrant returns (uint256 held) {
-        uint256 accounted = _balances[asset];
+        uint256 accounted = _positions[asset].balance;
         held = IERC20(asset).balanceOf(address(this));
         if (held > accounted) {
             _requirePledgor();
@@ -36,12 +37,12 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
 
     /// @inheritdoc ICollateralLedger
     function balanceOf(address asset) external view returns (uint256) {
-        return _balances[asset];
+        return _positions[asset].balance;
     }
 
     /// @inheritdoc ICollateralLedger
     function collateralValue() public view returns (uint256 value) {
-        (value, ) = _valuation(address(0), 0);
+        (value, ) = _valuation(address(0), 0, type(uint256).max, type(uint256).max);
     }
 
     /// @inheritdoc ICollateralLedger
@@ -53,17 +54,17 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
 
     /// @dev The one writer of accounted balances.
     function _setBalance(address asset, uint256 balance) private {
-        _balances[asset] = balance;
+        _positions[asset].balance = SafeCast.toUint248(balance);
     }
 
     function _credit(address asset, address from, uint256 amount) internal returns (uint256 balance) {
-        balance = _balances[asset] + amount;
+        balance = _positions[asset].balance + amount;
         _setBalance(asset, balance);
         emit Deposited(asset, from, amount, balance);
     }
 
     function _debit(address asset, uint256 amount) internal returns (uint256 balance) {
-        uint256 available = _balances[asset];
+        uint256 available = _positions[asset].balance;
         if (amount > available) revert InsufficientCollateral(asset, available, amount);
         balance = available - amount;
         _setBalance(asset, balance);
@@ -102,7 +103,7 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
         address[] memory assets = _listed;
         for (uint256 i; i < assets.length; ++i) {
             address asset = assets[i];
-            uint256 amount = _balances[asset];
+            uint256 amount = _positions[asset].balance;
             if (amount == 0) continue;
             _setBalance(asset, 0);
             if (_tryTransfer(asset, abi.encodeCall(IERC20.transfer, (to, amount)))) {
@@ -144,16 +145,25 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
     /// @dev The collateral value after haircuts and caps, on valid prices only, in one pass over the listed assets
     /// (one feed read each): `before` on the accounted balances and `afterOut` as if `amountOut` of `assetOut`
     /// had left (the balances already debited by the caller are the "after" ones, so `before` adds it back).
-    function _valuation(address assetOut, uint256 amountOut) internal view returns (uint256 before, uint256 afterOut) {
+    /// The pass stops early, returning lower bounds, once the assets valued so far already cover `needBefore` and
+    /// `needAfter`: a concentration cap only loosens as the total grows, so the capped sum of a prefix of the assets
+    /// never exceeds the full one. Otherwise (and always with needs of `type(uint256).max`) the values are exact.
+    function _valuation(
+        address assetOut,
+        uint256 amountOut,
+        uint256 needBefore,
+        uint256 needAfter
+    ) internal view returns (uint256 before, uint256 afterOut) {
         address[] memory assets = _listed;
         uint256[] memory valuesBefore = new uint256[](assets.length);
         uint256[] memory valuesAfter = new uint256[](assets.length);
         uint16[] memory caps = new uint16[](assets.length);
         (uint256 uncappedBefore, uint256 uncappedAfter) = (0, 0);
+        bool capBinds;
         SequencerCheck memory sequencer = sequencerCheck();
         for (uint256 i; i < assets.length; ++i) {
             address asset = assets[i];
-            uint256 balanceAfter = _balances[asset];
+            uint256 balanceAfter = _positions[asset].balance;
             uint256 balanceBefore = asset == assetOut ? balanceAfter + amountOut : balanceAfter;
             if (balanceBefore == 0) continue;
             EligibleAsset memory entry = _effective(asset);
@@ -172,10 +182,28 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
                         entry.haircutBps
                     );
             caps[i] = entry.concentrationCapBps;
+            if (caps[i] < BPS) capBinds = true;
             uncappedBefore += valuesBefore[i];
             uncappedAfter += valuesAfter[i];
+            if (uncappedBefore >= needBefore && uncappedAfter >= needAfter) {
+                if (!capBinds) return (uncappedBefore, uncappedAfter);
+                (before, afterOut) = _cappedSums(valuesBefore, valuesAfter, caps, uncappedBefore, uncappedAfter, i + 1);
+                if (before >= needBefore && afterOut >= needAfter) return (before, afterOut);
+            }
         }
-        for (uint256 i; i < assets.length; ++i) {
+        return _cappedSums(valuesBefore, valuesAfter, caps, uncappedBefore, uncappedAfter, assets.length);
+    }
+
+    /// @dev The capped sums of the first `count` values, each cap taken against the uncapped total of those values.
+    function _cappedSums(
+        uint256[] memory valuesBefore,
+        uint256[] memory valuesAfter,
+        uint16[] memory caps,
+        uint256 uncappedBefore,
+        uint256 uncappedAfter,
+        uint256 count
+    ) private pure returns (uint256 before, uint256 afterOut) {
+        for (uint256 i; i < count; ++i) {
             before += Valuation.capped(valuesBefore[i], uncappedBefore, caps[i]);
             afterOut += Valuation.capped(valuesAfter[i], uncappedAfter, caps[i]);
         }

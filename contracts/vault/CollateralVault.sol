@@ -77,11 +77,11 @@ contract CollateralVault is MarginEngine, Initializable, ICollateralVault {
         uint256 balance = _debit(asset, amount);
         if (current == VaultState.Pledged) {
             // Promise 4. One valuation serves both checks: the excess before (a return is due only once it reaches
-            // the minimum transfer amount) and the coverage after.
-            (uint256 valueBefore, uint256 valueAfter) = _valuation(asset, amount);
+            // the minimum transfer amount) and the coverage after; it stops once the assets valued cover both.
             uint256 required = requirement();
-            uint256 excess = valueBefore > required ? valueBefore - required : 0;
             uint256 mta = _terms.minimumTransferAmount;
+            (uint256 valueBefore, uint256 valueAfter) = _valuation(asset, amount, required + mta, required);
+            uint256 excess = valueBefore > required ? valueBefore - required : 0;
             if (excess < mta) revert ExcessBelowMinimumTransfer(excess, mta);
             if (valueAfter < required) revert WithdrawalBreachesRequirement(valueAfter, required);
         }

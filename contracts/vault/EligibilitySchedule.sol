@@ -51,7 +51,7 @@ abstract contract EligibilitySchedule is AgreementState, IEligibilitySchedule {
             uint256 effectiveAt = pending.effectiveAt;
             if (effectiveAt != 0 && effectiveAt <= block.timestamp) return address(pending.entry.feed) != address(0);
         }
-        return address(_schedule[asset].feed) != address(0);
+        return _positions[asset].listed;
     }
 
     /// @dev Sets a line. `live` (the vault is pledged or later) queues a tightening for `noticePeriod` seconds.
@@ -79,7 +79,7 @@ abstract contract EligibilitySchedule is AgreementState, IEligibilitySchedule {
         } else {
             // A later loosening supersedes a queued tightening of the same asset.
             delete _pending[input.asset];
-            _schedule[input.asset] = next;
+            _setLine(input.asset, next);
             emit EligibilityChanged(input.asset, next);
         }
     }
@@ -89,9 +89,16 @@ abstract contract EligibilitySchedule is AgreementState, IEligibilitySchedule {
         PendingEligibility storage pending = _pending[asset];
         uint256 effectiveAt = pending.effectiveAt;
         if (effectiveAt != 0 && effectiveAt <= block.timestamp) {
-            _schedule[asset] = pending.entry;
+            _setLine(asset, pending.entry);
             delete _pending[asset];
         }
+    }
+
+    /// @dev The one writer of applied schedule lines, which keeps the position's `listed` flag in step with the feed.
+    function _setLine(address asset, EligibleAsset memory entry) private {
+        _schedule[asset] = entry;
+        bool listed = address(entry.feed) != address(0);
+        if (_positions[asset].listed != listed) _positions[asset].listed = listed;
     }
 
     function _list(address asset) private {

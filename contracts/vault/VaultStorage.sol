@@ -52,8 +52,16 @@ abstract contract VaultStorage {
 
     // ---------------------------------------------------------------- the ledger
 
-    /// @dev Written only by `CollateralLedger._setBalance`; never more than the vault holds of the asset.
-    mapping(address asset => uint256) internal _balances;
+    /// @dev One word per asset, all that a deposit reads of it: the accounted balance and whether the applied schedule
+    /// line lists the asset.
+    struct Position {
+        /// @dev Written only by `CollateralLedger._setBalance`; never more than the vault holds of the asset.
+        uint248 balance;
+        /// @dev Written only by `EligibilitySchedule._setLine`, with the line: true while its feed is set.
+        bool listed;
+    }
+
+    mapping(address asset => Position) internal _positions;
 
     // ---------------------------------------------------------------- the margin engine
 
