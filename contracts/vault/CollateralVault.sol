@@ -48,7 +48,8 @@ contract CollateralVault is MarginEngine, Initializable, ICollateralVault {
         (address pledgor, address securedParty, address controlAgent, address factory) = parties();
         if (msg.sender != factory) revert Unauthorized(msg.sender, factory);
         _terms = terms_;
-        _markExposure(0);
+        _maxLiquidationDiscountBps = terms_.maxLiquidationDiscountBps;
+        _startMarginEngine();
         for (uint256 i; i < schedule.length; ++i) _setEligibility(schedule[i], false, 0);
         emit AgreementInitialized(pledgor, securedParty, controlAgent, terms_);
     }
@@ -79,7 +80,7 @@ contract CollateralVault is MarginEngine, Initializable, ICollateralVault {
             // Promise 4. One valuation serves both checks: the excess before (a return is due only once it reaches
             // the minimum transfer amount) and the coverage after; it stops once the assets valued cover both.
             uint256 required = requirement();
-            uint256 mta = _terms.minimumTransferAmount;
+            uint256 mta = _minimumTransferAmount;
             (uint256 valueBefore, uint256 valueAfter) = _valuation(asset, amount, required + mta, required);
             uint256 excess = valueBefore > required ? valueBefore - required : 0;
             if (excess < mta) revert ExcessBelowMinimumTransfer(excess, mta);
@@ -220,7 +221,7 @@ contract CollateralVault is MarginEngine, Initializable, ICollateralVault {
 
         uint256 assetValue = _marketValue(asset, _effective(asset), amount);
         uint256 cashValue = _marketValue(cashToken, _effective(cashToken), cashAmount);
-        uint256 minimumCashValue = Math.mulDiv(assetValue, BPS - _terms.maxLiquidationDiscountBps, BPS);
+        uint256 minimumCashValue = Math.mulDiv(assetValue, BPS - _maxLiquidationDiscountBps, BPS);
         if (cashValue < minimumCashValue) revert SalePriceTooLow(cashValue, minimumCashValue);
         // The cash paid to the secured party counts against the amount due.
         _chargeAppropriation(cashValue);

@@ -197,12 +197,13 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
 
     /// @inheritdoc IMarginEngine
     function requirement() public view returns (uint256) {
-        return _requirement;
+        uint256 cached = _requirement;
+        return cached == type(uint128).max ? _requirementAt(_exposure) : cached;
     }
 
     /// @inheritdoc IMarginEngine
     function callableRequirement() public view returns (uint256) {
-        return _disputed ? _requirementAt(_pledgorExposure) : _requirement;
+        return _disputed ? _requirementAt(_pledgorExposure) : requirement();
     }
 
     /// @inheritdoc IMarginEngine
@@ -319,7 +320,7 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
         uint256 required = _markExposure(agreed);
         _settledExposure = agreed;
         _exposureSetAt = 0;
-        if (_state >= VaultState.ExclusiveControl) _amountDue = Math.min(_amountDue, _dueAt(agreed));
+        if (_state >= VaultState.ExclusiveControl) _amountDue = _toUint128(Math.min(_amountDue, _dueAt(agreed)));
         emit DisputeResolved(msg.sender, agreed);
         emit ExposureSet(agreed, required);
     }
@@ -329,7 +330,13 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
     function _markExposure(uint256 exposure) internal returns (uint256 required) {
         _exposure = exposure;
         required = _requirementAt(exposure);
-        _requirement = required;
+        _requirement = _toUint128(required);
+    }
+
+    /// @dev At initialisation: no exposure yet, and the minimum transfer amount cached beside the requirement.
+    function _startMarginEngine() internal {
+        _minimumTransferAmount = _terms.minimumTransferAmount;
+        _markExposure(0);
     }
 
     /// @dev A deposit while a call is open: what it adds (after haircuts and caps, at today's prices) counts towards
@@ -361,7 +368,7 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
     /// @dev At the notice: the open call ends and the amount due is fixed as the enforceable exposure plus penalty.
     function _fixAmountDue() internal {
         _clearCall();
-        _amountDue = _dueAt(enforceableExposure());
+        _amountDue = _toUint128(_dueAt(enforceableExposure()));
         _noticedAt = uint40(block.timestamp);
         _lastAppropriationAt = uint40(block.timestamp);
     }
@@ -369,9 +376,9 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
     /// @dev Promise 5: value taken under exclusive control counts against the amount due, never beyond it. The one
     /// charge of `instructTransfer` and `liquidate`.
     function _chargeAppropriation(uint256 value) internal {
-        uint256 appropriated = _appropriated + value;
-        if (appropriated > _amountDue) revert AppropriationExceedsAmountDue(appropriated, _amountDue);
-        _appropriated = appropriated;
+        (uint256 due, uint256 appropriated) = (_amountDue, _appropriated + value);
+        if (appropriated > due) revert AppropriationExceedsAmountDue(appropriated, due);
+        _appropriated = uint128(appropriated); // at most `due`, itself a uint128
         _lastAppropriationAt = uint40(block.timestamp);
     }
 
@@ -385,7 +392,7 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
         uint256 remaining = due > taken ? due - taken : 0;
         uint256 period = _terms.appropriationPeriod;
         uint256 releasableAt = Math.min(uint256(_lastAppropriationAt) + period, uint256(_noticedAt) + 2 * period);
-        if (remaining != 0 && remaining >= _terms.minimumTransferAmount && block.timestamp < releasableAt) {
+        if (remaining != 0 && remaining >= _minimumTransferAmount && block.timestamp < releasableAt) {
             revert ReleaseNotYetAllowed(msg.sender, remaining, releasableAt);
         }
     }
@@ -395,8 +402,10 @@ abstract contract MarginEngine is CollateralLedger, IMarginEngine {
         return exposure + Math.mulDiv(exposure, _terms.liquidationPenaltyBps, BPS);
     }
 
-    /// @dev One call is for at most 2^128 - 1 WAD (3.4e20 units of base currency, beyond any real agreement): a larger
-    /// shortfall is called in instalments, the next once this one is cured.
+    /// @dev A called amount, an amount due or a cached requirement is at most 2^128 - 1 WAD (3.4e20 units of base
+    /// currency, beyond any real agreement): a larger shortfall is called in instalments, the next once this one is
+    /// cured; a larger amount due only bounds the secured party more tightly; a saturated requirement is computed
+    /// exactly when read.
     function _toUint128(uint256 value) private pure returns (uint128) {
         return uint128(Math.min(value, type(uint128).max));
     }

@@ -14,7 +14,7 @@ import {AgreementTerms, EligibleAsset, VaultState} from "../types/AgreementTypes
 // Every variable of the vault is declared here on purpose (see above).
 // solhint-disable-next-line max-states-count
 abstract contract VaultStorage {
-    // ---------------------------------------------------------------- slot 0: the hot slot (30 of 32 bytes)
+    // ---------------------------------------------------------------- slot 0: the hot slot (32 of 32 bytes)
 
     VaultState internal _state;
     bool internal _pledgorConsented;
@@ -31,6 +31,9 @@ abstract contract VaultStorage {
     /// @dev The earliest effective time of any queued schedule change (zero when none): lets reads skip the pending
     /// mapping in the common case of a schedule with nothing queued.
     uint40 internal _earliestPendingAt;
+    /// @dev The terms' maximum liquidation discount, copied here at initialisation (the terms never change): a sale
+    /// under exclusive control then reads no terms word.
+    uint16 internal _maxLiquidationDiscountBps;
 
     // ---------------------------------------------------------------- the agreement
 
@@ -67,7 +70,11 @@ abstract contract VaultStorage {
 
     /// @dev Written only by `MarginEngine._markExposure`, which keeps `_requirement` equal to its requirement.
     uint256 internal _exposure;
-    uint256 internal _requirement;
+    /// @dev What a withdrawal reads, in one slot: the requirement on `_exposure` (saturated at 2^128 - 1 WAD, where
+    /// `requirement()` computes it exactly) and the terms' minimum transfer amount, copied at initialisation (the
+    /// terms never change).
+    uint128 internal _requirement;
+    uint128 internal _minimumTransferAmount;
     /// @dev While disputed: the pledgor's figure, below the mark and never below what was enforceable when the
     /// dispute opened; it is what stays callable and enforceable.
     uint256 internal _pledgorExposure;
@@ -82,8 +89,10 @@ abstract contract VaultStorage {
     address internal _topUpSource;
     address[] internal _topUpAssets;
     mapping(address asset => uint256) internal _topUpCapLeft;
-    /// @dev Fixed when the notice is delivered: the enforceable exposure plus the liquidation penalty.
-    uint256 internal _amountDue;
-    /// @dev Value moved out under exclusive control so far, at oracle value when it moved.
-    uint256 internal _appropriated;
+    /// @dev Fixed when the notice is delivered: the enforceable exposure plus the liquidation penalty, saturated at
+    /// 2^128 - 1 WAD (a bound on the secured party, so saturation only ever lowers it).
+    uint128 internal _amountDue;
+    /// @dev Value moved out under exclusive control so far, at oracle value when it moved; never above `_amountDue`.
+    /// Packed with it, so the first appropriation writes a slot the notice already wrote, and each charge reads one.
+    uint128 internal _appropriated;
 }
