@@ -2,6 +2,7 @@
 import {
   Contract,
   ZeroAddress,
+  formatUnits,
   getAddress,
   hexlify,
   id as keccakText,
@@ -385,9 +386,53 @@ export class Agreement {
     return { pledgor, securedParty, controlAgent, factory };
   }
 
-  /** Posts `amount` (raw units) of `asset`, approving the vault for exactly what is missing first. */
+  /**
+   * Refuses in words, before any transaction is sent (an approval included), a delivery of `amount` of `asset` that
+   * the vault would refuse or the wallet cannot make: a signer that is not the pledgor, a vault past the states
+   * that take deliveries (`states`), an asset the schedule does not list, a wallet holding too little.
+   */
+  private async checkDelivery(
+    action: string,
+    asset: string,
+    amount: bigint,
+    states: readonly VaultStateName[],
+  ) {
+    if (amount <= 0n) throw new InputError(`the ${action} amount must be above zero`);
+    const from = await this.signer().getAddress();
+    const [{ pledgor }, state, line] = await Promise.all([
+      this.parties(),
+      this.vault.state(),
+      this.vault.eligibility(asset),
+    ]);
+    if (getAddress(from) !== getAddress(pledgor)) {
+      throw new InputError(`${from} is not this agreement's pledgor (${pledgor}); only the pledgor may ${action}`);
+    }
+    const stateName = VAULT_STATES[Number(state)];
+    if (!states.includes(stateName)) {
+      throw new InputError(`the vault is ${stateName}; a ${action} needs it ${states.join(" or ")}`);
+    }
+    if (line.feed === ZeroAddress) {
+      throw new InputError(`asset ${asset} is not eligible collateral under the agreement's schedule`);
+    }
+    const token = new Contract(asset, ERC20_ABI, this.runner);
+    const [held, decimals, symbol] = await Promise.all([
+      token.balanceOf(from) as Promise<bigint>,
+      token.decimals() as Promise<bigint>,
+      (token.symbol() as Promise<string>).catch(() => asset),
+    ]);
+    if (held < amount) {
+      const show = (raw: bigint) => `${formatUnits(raw, decimals)} ${symbol}`;
+      throw new InputError(`${from} holds ${show(held)}, less than the ${show(amount)} to ${action}`);
+    }
+  }
+
+  /**
+   * Posts `amount` (raw units) of `asset`, approving the vault for exactly what is missing first. Nothing is sent,
+   * not even the approval, unless the signer is the pledgor, the vault takes deposits, the asset is eligible and the
+   * wallet holds the amount.
+   */
   async deposit(asset: string, amount: bigint): Promise<TxResult> {
-    if (amount <= 0n) throw new InputError("the deposit amount must be above zero");
+    await this.checkDelivery("deposit", asset, amount, ["Open", "Pledged", "MarginCall"]);
     await approveIfNeeded(this.signer(), asset, this.address, amount);
     return send(() => this.vault.deposit(asset, amount));
   }
@@ -415,6 +460,7 @@ export class Agreement {
     amountOut: bigint,
     to?: string,
   ) {
+    await this.checkDelivery("substitute", assetIn, amountIn, ["Pledged"]);
     await approveIfNeeded(this.signer(), assetIn, this.address, amountIn);
     return send(async () =>
       this.vault.substitute(

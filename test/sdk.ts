@@ -185,13 +185,11 @@ describe("SDK", function () {
       const other = await connection.ethers.deployContract("MockERC20", ["Other", "OTH", 18]);
       await other.mint(signers[PLEDGOR].address, 5n);
       const ineligible = await agreement
-        .deposit(await other.getAddress(), 5n)
+        .as(signers[SECURED])
+        .withdraw(await other.getAddress(), 5n)
         .catch((e: unknown) => e);
       expect(ineligible).to.be.instanceOf(CollateralError);
-      expect((ineligible as CollateralError).errorName).to.equal("IneligibleAsset");
-      expect((ineligible as Error).message).to.equal(
-        `IneligibleAsset: ${await other.getAddress()} is not eligible collateral under the agreement's schedule.`,
-      );
+      expect((ineligible as CollateralError).errorName).to.equal("Unauthorized");
       const unauthorised = await agreement
         .as(signers[SECURED])
         .withdraw(tbillAddress, 1n)
@@ -206,6 +204,48 @@ describe("SDK", function () {
       const zero = await agreement.deposit(tbillAddress, 0n).catch((e: unknown) => e);
       expect(zero).to.be.instanceOf(InputError);
       expect((zero as Error).message).to.equal("the deposit amount must be above zero");
+    });
+
+    it("refuses a deposit the vault or the wallet would refuse before sending anything, the approval included", async function () {
+      const { agreement } = await opened();
+      const pledgor = signers[PLEDGOR].address;
+      const vault = agreement.address;
+      const tbillAddress = await tbill.getAddress();
+      const other = await connection.ethers.deployContract("MockERC20", ["Other", "OTH", 18]);
+      await other.mint(pledgor, 5n);
+      await tbill.mint(pledgor, 1_000_000n); // 1 TBILL
+      await tbill.mint(signers[SECURED].address, 1_000_000n);
+      const nothingSent = async (attempt: () => Promise<unknown>, message: string) => {
+        const block = await connection.ethers.provider.getBlockNumber();
+        const error = await attempt().catch((e: unknown) => e);
+        expect(error).to.be.instanceOf(InputError);
+        expect((error as Error).message).to.equal(message);
+        expect(await connection.ethers.provider.getBlockNumber()).to.equal(block);
+        for (const owner of [pledgor, signers[SECURED].address]) {
+          expect(await tbill.allowance(owner, vault)).to.equal(0n);
+          expect(await other.allowance(owner, vault)).to.equal(0n);
+        }
+      };
+      await nothingSent(
+        () => agreement.deposit(tbillAddress, 2_000_000n),
+        `${pledgor} holds 1.0 TBILL, less than the 2.0 TBILL to deposit`,
+      );
+      await nothingSent(
+        () => agreement.as(signers[SECURED]).deposit(tbillAddress, 1n),
+        `${signers[SECURED].address} is not this agreement's pledgor (${pledgor}); only the pledgor may deposit`,
+      );
+      await nothingSent(
+        async () => agreement.deposit(await other.getAddress(), 5n),
+        `asset ${await other.getAddress()} is not eligible collateral under the agreement's schedule`,
+      );
+      await nothingSent(() => agreement.deposit(tbillAddress, 0n), "the deposit amount must be above zero");
+      await nothingSent(
+        () => agreement.substitute(tbillAddress, 1n, tbillAddress, 1n),
+        "the vault is Open; a substitute needs it Pledged",
+      );
+      // A good deposit still goes through: approval, then the deposit.
+      await agreement.deposit(tbillAddress, 1_000_000n);
+      expect(await tbill.balanceOf(vault)).to.equal(1_000_000n);
     });
 
     it("validates human amounts against the token's decimals", function () {
