@@ -1,7 +1,10 @@
 // DvPSettlement.settle: every leg moves or none, each sender authorised by calling or by an EIP-712 signature; what
 // a settlement refuses (signatures, replays, deadlines, malformed or short legs, reentry) beside it.
 import { expect } from "chai";
+import { ethers as ethersLib } from "ethers";
 
+import { useSystem, type System } from "../fixtures.js";
+import { E18, adversary } from "../helpers/adversary.js";
 import {
   FAR_DEADLINE,
   Kind,
@@ -21,6 +24,7 @@ import {
   sign,
   snapshot,
 } from "../helpers/settlement.js";
+import type { UnreadableBalanceToken } from "../../types/ethers-contracts/index.js";
 
 describe("DvPSettlement.settle", function () {
   it("settles a two-leg ERC-20 trade: seller as caller, buyer by EIP-712 signature", async function () {
@@ -535,6 +539,113 @@ describe("DvPSettlement.settle", function () {
         "ReentrancyGuardReentrantCall",
       );
       expect(await f.nft.ownerOf(7n)).to.equal(f.seller.address);
+    });
+
+    describe("through the deployed system", function () {
+      let sys: System;
+      const system = useSystem();
+      beforeEach(function () {
+        sys = system();
+      });
+
+      const { deploy } = adversary(() => sys);
+
+      async function dvpParties() {
+        const { dvp, stable, admin, outsider } = sys;
+        const chainId = (await sys.ethers.provider.getNetwork()).chainId;
+        const dvpAddress = await dvp.getAddress();
+        for (const who of [admin, outsider]) await sys.fund(stable, who, dvp, E18(1_000n));
+        const sign = (signer: Parameters<typeof signSettlement>[0], s: Settlement) =>
+          signSettlement(signer, s, chainId, dvpAddress);
+        return { dvp, stable: await stable.getAddress(), admin, outsider, sign };
+      }
+
+      it("settle refuses a leg whose token balance cannot be read, a hostile token or an address without code: BalanceUnreadable(legIndex, token), nothing moves, no nonce spent", async function () {
+        const { dvp, stable, admin, outsider, sign } = await dvpParties();
+        const hidden = await deploy<UnreadableBalanceToken>("UnreadableBalanceToken");
+        const hiddenAddress = await hidden.getAddress();
+        await hidden.mint(outsider.address, E18(500n));
+        await hidden.connect(outsider).approve(await dvp.getAddress(), E18(500n));
+        // The caller pays 100 stablecoins for 500 of the hidden-balance token, which the outsider signs for.
+        const order: Settlement = {
+          legs: [
+            erc20Leg(stable, E18(100n), admin.address, outsider.address),
+            erc20Leg(hiddenAddress, E18(500n), outsider.address, admin.address),
+          ],
+          deadline: FAR_DEADLINE,
+          nonce: 11n,
+        };
+        const signatures = [{ signer: outsider.address, signature: await sign(outsider, order) }];
+        const balances = async () => [
+          await sys.stable.balanceOf(admin.address),
+          await sys.stable.balanceOf(outsider.address),
+          await hidden.balanceOf(admin.address),
+          await hidden.balanceOf(outsider.address),
+        ];
+        const before = await balances();
+
+        await hidden.setUnreadable(true);
+        await expect(dvp.connect(admin).settle(order, signatures))
+          .to.be.revertedWithCustomError(dvp, "BalanceUnreadable")
+          .withArgs(1n, hiddenAddress);
+        await hidden.setUnreadable(false);
+        expect(await balances()).to.deep.equal(before);
+        expect(await dvp.isNonceUsed(outsider.address, 11n)).to.equal(false);
+
+        // An address without code as the token of the first leg.
+        const noCode = sys.guardian.address;
+        const callerOnly: Settlement = {
+          legs: [
+            erc20Leg(noCode, 1n, admin.address, outsider.address),
+            erc20Leg(stable, E18(1n), admin.address, outsider.address),
+          ],
+          deadline: FAR_DEADLINE,
+          nonce: 12n,
+        };
+        await expect(dvp.connect(admin).settle(callerOnly, []))
+          .to.be.revertedWithCustomError(dvp, "BalanceUnreadable")
+          .withArgs(0n, noCode);
+
+        // Readable again, the signed order settles.
+        await expect(dvp.connect(admin).settle(order, signatures)).to.emit(dvp, "Settled");
+        expect(await hidden.balanceOf(admin.address)).to.equal(E18(500n));
+      });
+
+      it("settle finds a leg's signer at index 256, past the used-signature bitmap, yet refuses the 256 signatures before it that send nothing: SignerNotSender(0, signer)", async function () {
+        this.timeout(120_000);
+        const { dvp, stable, admin, outsider, sign } = await dvpParties();
+        const order: Settlement = {
+          legs: [
+            erc20Leg(stable, E18(10n), outsider.address, sys.pledgor.address),
+            erc20Leg(stable, E18(10n), admin.address, outsider.address),
+          ],
+          deadline: FAR_DEADLINE,
+          nonce: 21n,
+        };
+        const idle = Array.from({ length: 256 }, () => ethersLib.Wallet.createRandom());
+        const signatures = [];
+        for (const wallet of idle)
+          signatures.push({ signer: wallet.address, signature: await sign(wallet, order) });
+        signatures.push({ signer: outsider.address, signature: await sign(outsider, order) });
+        const before = [
+          await sys.stable.balanceOf(outsider.address),
+          await sys.stable.balanceOf(admin.address),
+          await sys.stable.balanceOf(sys.pledgor.address),
+        ];
+
+        await expect(dvp.connect(admin).settle(order, signatures, { gasLimit: 16_000_000n }))
+          .to.be.revertedWithCustomError(dvp, "SignerNotSender")
+          .withArgs(0n, idle[0].address);
+        expect([
+          await sys.stable.balanceOf(outsider.address),
+          await sys.stable.balanceOf(admin.address),
+          await sys.stable.balanceOf(sys.pledgor.address),
+        ]).to.deep.equal(before);
+        expect(await dvp.isNonceUsed(outsider.address, 21n)).to.equal(false);
+        expect(await dvp.isNonceUsed(idle[0].address, 21n)).to.equal(false);
+        // The outsider's signature alone authorises its leg.
+        await expect(dvp.connect(admin).settle(order, [signatures[256]])).to.emit(dvp, "Settled");
+      });
     });
   });
 });
