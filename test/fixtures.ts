@@ -219,15 +219,19 @@ export async function deploySystem() {
 
 export type System = Awaited<ReturnType<typeof deploySystem>>;
 
+/** The one deployment every `useSystem` suite shares: built by the first suite that runs, once per run. */
+let shared: Promise<System> | undefined;
+
 /**
- * Registers mocha hooks that deploy the system once for the enclosing `describe` and restore a snapshot after
- * every test, so each test starts from the same fresh deployment; returns a getter for the system.
+ * Registers mocha hooks that take the shared deployment (deploying it once per run, for the first suite that asks)
+ * for the enclosing `describe` and restore a snapshot after every test, so each test starts from the same fresh
+ * deployment; returns a getter for the system.
  */
 export function useSystem(): () => System {
   let sys: System;
   let snapshot: { restore(): Promise<void> };
   before(async function () {
-    sys = await deploySystem();
+    sys = await (shared ??= deploySystem());
     snapshot = await sys.networkHelpers.takeSnapshot();
   });
   afterEach(async function () {

@@ -1,4 +1,4 @@
-// What both adversarial suites (test/adversarial.ts, test/adversarial-flows.ts) build their attacks from: units,
+// What the vault's attack and refusal tests (test/vault/, test/margin/, test/factory/, test/oracle/) build on: units,
 // loose terms, and the few steps every attack starts with.
 import { ethers as ethersLib } from "ethers";
 
@@ -9,11 +9,21 @@ export const USD = (n: bigint) => n * WAD;
 export const TBILL = (n: bigint) => n * 10n ** 6n;
 export const E18 = (n: bigint) => n * WAD;
 export const E6 = (n: bigint) => n * 10n ** 6n;
+/** The fixture's stablecoin (18 decimals) and bond (8 decimals). */
+export const STABLE = (n: bigint) => n * WAD;
+export const BOND = (n: bigint) => n * 10n ** 8n;
 
 /** Terms with no minimum transfer or rounding, so a pledged vault returns any excess. */
 export const looseTerms = { ...defaultTerms, minimumTransferAmount: 0n, roundingAmount: 0n };
-/** Against an exposure of 800,000 the requirement is 1,000,000 (as in MarginEngine.ts). */
+/** Against an exposure of 800,000 the requirement is 1,000,000 (as in test/helpers/margin.ts). */
 export const calledTerms = { ...defaultTerms, independentAmount: USD(200_000n) };
+/** 1,100,000 T-bills at $0.92 less 2%: 991,760 against 1,000,000, so a call for 8,240 rounded up to 9,000. */
+export const CALLED_VALUE = USD(991_760n);
+
+/** The error of OpenZeppelin's ReentrancyGuardTransient. */
+export const REENTRY = "ReentrancyGuardReentrantCall";
+/** EIP-7825 caps a transaction at 2^24 gas; the local network enforces it. */
+export const TX_GAS_CAP = 16_777_216n;
 
 type Signer = System["pledgor"];
 
@@ -22,6 +32,13 @@ export type MintableToken = {
   mint(to: string, amount: bigint): Promise<unknown>;
   connect(signer: Signer): { approve(spender: string, amount: bigint): Promise<unknown> };
 };
+/** Any token whose balances a test reads. */
+export type Token = {
+  getAddress(): Promise<string>;
+  balanceOf(account: string): Promise<bigint>;
+};
+/** Any of the test tokens: open minting and a standard `approve`. */
+export type TestToken = Token & MintableToken;
 
 /** The shared steps, bound to the suite's current system (`sys()` is read at each call, after `beforeEach`). */
 export function adversary(sys: () => System) {

@@ -12,6 +12,9 @@ export {
   type Settlement,
 } from "../../sdk/dvp.js";
 
+/** A deadline no test reaches (2^40 seconds, in the year 36812). */
+export const FAR_DEADLINE = 2n ** 40n;
+
 /** Signs `settlement` for the DvP deployment at `verifyingContract` on `chainId`. */
 export async function signSettlement(
   signer: Signer,

@@ -1,12 +1,13 @@
+// DvPSettlement.settle's gas against the floor of bench/dvp.ts, measured in the same run.
 import { expect } from "chai";
 import { network } from "hardhat";
 
-import { benchDvp } from "../bench/dvp.js";
-import { underCoverage } from "./helpers/coverage.js";
+import { underCoverage } from "../helpers/coverage.js";
+import { benchDvp } from "../../bench/dvp.js";
 
 const { ethers } = await network.create();
 
-describe("DvP gas against the floor (bench/dvp.ts)", function () {
+describe("DvPSettlement.settle: gas against the floor (bench/dvp.ts)", function () {
   before(function () {
     // Instrumented bytecode has other gas costs and another metadata hash: nothing to compare under coverage.
     if (underCoverage) this.skip();
