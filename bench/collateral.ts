@@ -35,6 +35,12 @@ import {
 import { compileMorpho } from "./peers.js";
 
 const TARGET = 1.0;
+/**
+ * The targets issue 14 ("one concept per contract") set for these rows against Morpho Blue: a later deposit pays the
+ * clone's DELEGATECALL, a first deposit is compared with Morpho's first holder of the token, and a DvP sale carries a
+ * buyer's signature and nonce that Morpho's liquidator does not need.
+ */
+const ISSUE_TARGETS = { firstDeposit: 1.05, laterDeposit: 1.03, withdraw: 1.0, liquidationDvp: 1.5 };
 const LLTV = (86n * WAD) / 100n;
 const ORACLE_PRICE_SCALE = 10n ** 36n;
 
@@ -91,20 +97,31 @@ export async function benchCollateral(ethers: HardhatEthers): Promise<BenchRow[]
       "First deposit, fresh vault vs first supplyCollateral into a market whose Morpho holds none of the token",
       ours.firstDeposit,
       morpho.firstSupplyColdSingleton,
-      TARGET,
+      ISSUE_TARGETS.firstDeposit,
     ),
-    row("Later deposit vs later supplyCollateral", ours.laterDeposit, morpho.laterSupply, TARGET),
+    row(
+      "Later deposit vs later supplyCollateral",
+      ours.laterDeposit,
+      morpho.laterSupply,
+      ISSUE_TARGETS.laterDeposit,
+    ),
     row(
       "Withdraw, Pledged with exposure vs withdrawCollateral with borrow",
       ours.withdraw,
       morpho.withdraw,
-      TARGET,
+      ISSUE_TARGETS.withdraw,
     ),
     row(
-      "Liquidation: liquidate via DvP (buyer-signed) vs Morpho liquidate",
+      "Liquidation: liquidate via DvP (buyer-signed), the buyer's first nonce word vs Morpho liquidate",
       ours.liquidateDvp,
       morpho.liquidate,
-      TARGET,
+      ISSUE_TARGETS.liquidationDvp,
+    ),
+    row(
+      "Liquidation: liquidate via DvP (buyer-signed), a nonce word the buyer has used vs Morpho liquidate",
+      ours.liquidateDvpUsedWord,
+      morpho.liquidate,
+      ISSUE_TARGETS.liquidationDvp,
     ),
     row(
       "Liquidation: instructTransfer appropriation vs Morpho liquidate",
@@ -293,13 +310,41 @@ async function benchOurs(
       ),
   );
 
+  // The same sale by a buyer that has traded before: its nonce shares a bitmap word with an earlier one, so the
+  // settlement rewrites that word instead of creating one (17,100 gas less), as every order after a buyer's first
+  // 256 does not. Morpho's liquidator signs nothing and keeps no nonce.
+  const secondSale = await defaulted();
+  const nextSettlement: Settlement = {
+    ...settlement,
+    legs: [
+      erc20Leg(collateralAddr, assetAmount, await secondSale.getAddress(), buyer.address),
+      erc20Leg(cashAddr, cashAmount, buyer.address, securedParty.address),
+    ],
+    nonce: settlement.nonce + 1n,
+  };
+  const nextSignature = await signSettlement(buyer, nextSettlement, chainId, dvpAddr);
+  const liquidateDvpUsedWord = await gasOf(
+    secondSale
+      .connect(securedParty)
+      .liquidate(
+        collateralAddr,
+        assetAmount,
+        cashAddr,
+        cashAmount,
+        buyer.address,
+        nextSettlement.deadline,
+        nextSettlement.nonce,
+        nextSignature,
+      ),
+  );
+
   const appropriation = await defaulted();
   const appropriate = await gasOf(
     appropriation
       .connect(securedParty)
       .instructTransfer(collateralAddr, assetAmount, securedParty.address),
   );
-  return { firstDeposit, laterDeposit, withdraw, liquidateDvp, appropriate };
+  return { firstDeposit, laterDeposit, withdraw, liquidateDvp, liquidateDvpUsedWord, appropriate };
 }
 
 /** Our deposit and withdrawal with 1, 5 and 10 listed and funded assets, against the 1-asset figures. */
