@@ -19,6 +19,14 @@ abstract contract AgreementState is VaultStorage, ReentrancyGuardTransient, IAgr
     AggregatorV3Interface private immutable _SEQUENCER_UPTIME_FEED;
     uint32 private immutable _SEQUENCER_GRACE_PERIOD;
 
+    /// @dev Where an ERC-1167 clone's immutable arguments start in its code (after OpenZeppelin's 45-byte proxy), and
+    /// the index of each party's word in them.
+    uint256 private constant _CLONE_ARGS_OFFSET = 0x2d;
+    uint256 internal constant _PLEDGOR = 0;
+    uint256 internal constant _SECURED_PARTY = 1;
+    uint256 internal constant _CONTROL_AGENT = 2;
+    uint256 internal constant _FACTORY = 3;
+
     /// @param sequencer The deployment's L2 sequencer uptime check (a zero feed disables it, as on L1).
     constructor(SequencerCheck memory sequencer) {
         _SEQUENCER_UPTIME_FEED = sequencer.uptimeFeed;
@@ -37,6 +45,15 @@ abstract contract AgreementState is VaultStorage, ReentrancyGuardTransient, IAgr
         returns (address pledgor, address securedParty, address controlAgent, address factory)
     {
         return abi.decode(Clones.fetchCloneArgs(address(this)), (address, address, address, address));
+    }
+
+    /// @dev The word of one party in the clone's immutable arguments (`parties()` order), read on its own: the guards
+    /// of every entry point save decoding all four (`fetchCloneArgs` copies them to memory first).
+    function _party(uint256 index) internal view returns (address party) {
+        assembly ("memory-safe") {
+            extcodecopy(address(), 0x00, add(_CLONE_ARGS_OFFSET, shl(5, index)), 0x20)
+            party := and(mload(0x00), 0xffffffffffffffffffffffffffffffffffffffff)
+        }
     }
 
     /// @inheritdoc IAgreementState
@@ -72,17 +89,17 @@ abstract contract AgreementState is VaultStorage, ReentrancyGuardTransient, IAgr
     }
 
     function _requirePledgor() internal view returns (address pledgor) {
-        (pledgor, , , ) = parties();
+        pledgor = _party(_PLEDGOR);
         if (msg.sender != pledgor) revert Unauthorized(msg.sender, pledgor);
     }
 
     function _requireSecuredParty() internal view returns (address securedParty) {
-        (, securedParty, , ) = parties();
+        securedParty = _party(_SECURED_PARTY);
         if (msg.sender != securedParty) revert Unauthorized(msg.sender, securedParty);
     }
 
     function _requireSecuredPartyOrAgent() internal view {
-        (, address securedParty, address controlAgent, ) = parties();
+        (address securedParty, address controlAgent) = (_party(_SECURED_PARTY), _party(_CONTROL_AGENT));
         if (msg.sender != securedParty && (msg.sender != controlAgent || controlAgent == address(0))) {
             revert Unauthorized(msg.sender, securedParty);
         }

@@ -217,7 +217,7 @@ contract CollateralVault is MarginEngine, Initializable, ICollateralVault {
         _requireSecuredPartyOrAgent();
         _requireUnderExclusiveControl();
         if (amount == 0 || cashAmount == 0) revert ZeroAmount();
-        (, address securedParty, , address factory) = parties();
+        (address securedParty, address factory) = (_party(_SECURED_PARTY), _party(_FACTORY));
 
         uint256 assetValue = _marketValue(asset, _effective(asset), amount);
         uint256 cashValue = _marketValue(cashToken, _effective(cashToken), cashAmount);
