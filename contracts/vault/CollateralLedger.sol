@@ -177,12 +177,13 @@ abstract contract CollateralLedger is EligibilitySchedule, ICollateralLedger {
         (uint256 uncappedBefore, uint256 uncappedAfter) = (0, 0);
         bool capBinds;
         SequencerCheck memory sequencer = sequencerCheck();
+        uint256 earliestPending = _earliestPendingAt;
         for (uint256 i; i < assets.length; ++i) {
             address asset = assets[i];
             uint256 balanceAfter = _positions[asset].balance;
             uint256 balanceBefore = asset == assetOut ? balanceAfter + amountOut : balanceAfter;
             if (balanceBefore == 0) continue;
-            EligibleAsset memory entry = _effective(asset);
+            EligibleAsset memory entry = _effective(asset, earliestPending);
             if (address(entry.feed) == address(0)) continue;
             PriceSource memory source = _source(entry);
             uint256 answer = PriceOracle.latestAnswer(source, sequencer);

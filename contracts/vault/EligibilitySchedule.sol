@@ -34,7 +34,11 @@ abstract contract EligibilitySchedule is AgreementState, IEligibilitySchedule {
 
     /// @dev The line in force now: a queued change counts from its effective time, before anyone applies it.
     function _effective(address asset) internal view returns (EligibleAsset memory entry) {
-        uint256 earliest = _earliestPendingAt;
+        return _effective(asset, _earliestPendingAt);
+    }
+
+    /// @dev `_effective` with the earliest pending time already read (a valuation reads it once for all assets).
+    function _effective(address asset, uint256 earliest) internal view returns (EligibleAsset memory entry) {
         if (earliest != 0 && earliest <= block.timestamp) {
             PendingEligibility storage pending = _pending[asset];
             uint256 effectiveAt = pending.effectiveAt;
