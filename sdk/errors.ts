@@ -78,6 +78,27 @@ const THIRD_PARTY_MESSAGES: Record<string, Describe> = {
   "Create2EmptyBytecode()": () => "the vault implementation has no code",
   "FailedDeployment()": () => "the vault could not be deployed (this salt may already be used)",
   "InsufficientBalance(uint256,uint256)": (a) => `the balance ${a[0]} is below the ${a[1]} needed`,
+  // Tokens (ERC-6093) and plain reverts
+  "ERC20InsufficientBalance(address,uint256,uint256)": (a) =>
+    `the token refused the transfer: ${a[0]} holds only ${a[1]} (raw units) and ${a[2]} was to move`,
+  "ERC20InsufficientAllowance(address,uint256,uint256)": (a) =>
+    `the token refused the transfer: ${a[0]} is approved for only ${a[1]} (raw units) and ${a[2]} was to move; approve it first`,
+  "ERC20InvalidSender(address)": (a) => `the token refuses transfers from ${a[0]}`,
+  "ERC20InvalidReceiver(address)": (a) => `the token refuses transfers to ${a[0]}`,
+  "ERC20InvalidApprover(address)": (a) => `the token refuses approvals by ${a[0]}`,
+  "ERC20InvalidSpender(address)": (a) => `the token refuses ${a[0]} as a spender`,
+  "ERC721NonexistentToken(uint256)": (a) => `token id ${a[0]} does not exist`,
+  "ERC721IncorrectOwner(address,uint256,address)": (a) =>
+    `${a[0]} does not own token id ${a[1]}; ${a[2]} does`,
+  "ERC721InsufficientApproval(address,uint256)": (a) =>
+    `${a[0]} is not approved to move token id ${a[1]}`,
+  "ERC1155InsufficientBalance(address,uint256,uint256,uint256)": (a) =>
+    `${a[0]} holds only ${a[1]} of token id ${a[3]} and ${a[2]} was to move`,
+  "ERC1155MissingApprovalForAll(address,address)": (a) =>
+    `${a[0]} is not approved for all of ${a[1]}'s tokens`,
+  "Error(string)": (a) => `a contract (often the token) reverted: "${a[0]}"`,
+  "Panic(uint256)": (a) =>
+    `a contract panicked with code 0x${BigInt(a[0]).toString(16)} (0x11: arithmetic overflow, 0x12: division by zero)`,
   // OpenZeppelin internals that can surface
   "ReentrancyGuardReentrantCall()": () => "a reentrant call was refused",
   "SafeERC20FailedOperation(address)": (a) =>
@@ -108,11 +129,33 @@ export class CollateralError extends Error {
   }
 }
 
+/**
+ * What a token can revert with when the vault or the settlement moves it: OpenZeppelin's ERC-6093 errors (every
+ * OpenZeppelin 5 token), and the `Error(string)` and `Panic(uint256)` of older and hand-written tokens. The vault and
+ * the DvP contract bubble a token's revert as it is, so these reach the SDK unchanged.
+ */
+const TOKEN_ERRORS: InterfaceAbi = [
+  "error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed)",
+  "error ERC20InsufficientAllowance(address spender, uint256 allowance, uint256 needed)",
+  "error ERC20InvalidSender(address sender)",
+  "error ERC20InvalidReceiver(address receiver)",
+  "error ERC20InvalidApprover(address approver)",
+  "error ERC20InvalidSpender(address spender)",
+  "error ERC721NonexistentToken(uint256 tokenId)",
+  "error ERC721IncorrectOwner(address sender, uint256 tokenId, address owner)",
+  "error ERC721InsufficientApproval(address operator, uint256 tokenId)",
+  "error ERC1155InsufficientBalance(address sender, uint256 balance, uint256 needed, uint256 tokenId)",
+  "error ERC1155MissingApprovalForAll(address operator, address owner)",
+  "error Error(string reason)",
+  "error Panic(uint256 code)",
+];
+
 const ABIS: InterfaceAbi[] = [
   CollateralVault__factory.abi,
   AgreementFactory__factory.abi,
   DvPSettlement__factory.abi,
   AccessManager__factory.abi,
+  TOKEN_ERRORS,
 ];
 
 /** Every error fragment the system's contracts can revert with, by selector. */

@@ -522,5 +522,45 @@ describe("SDK", function () {
       );
       expect(() => buildSettlement([order.legs[0]], deadline)).to.throw("at least two legs");
     });
+
+    it("reports a token's own revert (ERC-6093) as a typed error naming the shortfall, not as raw revert data", async function () {
+      const [seller, buyer] = [signers[PLEDGOR], signers[SECURED]];
+      const cash = (await connection.ethers.deployContract("MockERC20", [
+        "Cash",
+        "USD",
+        18,
+      ])) as unknown as MockERC20;
+      const dvp = book.contracts.DvPSettlement.address;
+      await tbill.mint(seller.address, 100n);
+      await cash.mint(buyer.address, 50n); // the buyer is 49 short
+      await tbill.connect(seller).approve(dvp, 100n);
+      await cash.connect(buyer).approve(dvp, 99n);
+      const deadline = BigInt(await connection.networkHelpers.time.latest()) + 600n;
+      const order = buildSettlement(
+        [
+          erc20Leg(await tbill.getAddress(), 100n, seller.address, buyer.address),
+          erc20Leg(await cash.getAddress(), 99n, buyer.address, seller.address),
+        ],
+        deadline,
+      );
+      const signature = await signSettlement(buyer, order, dvp);
+      const error = await settle(seller, dvp, order, [{ signer: buyer.address, signature }]).catch(
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(CollateralError);
+      expect((error as Error).message).to.equal(
+        `ERC20InsufficientBalance: the token refused the transfer: ${buyer.address} holds only 50 (raw units) ` +
+          "and 99 was to move",
+      );
+      // Plain reverts of older tokens and panics are named too.
+      const reason = new ethersLib.Interface(["error Error(string)"]).encodeErrorResult("Error", [
+        "transfer amount exceeds balance",
+      ]);
+      expect(decodeError(reason)?.message).to.equal(
+        'Error: a contract (often the token) reverted: "transfer amount exceeds balance"',
+      );
+      const panic = new ethersLib.Interface(["error Panic(uint256)"]).encodeErrorResult("Panic", [0x11]);
+      expect(decodeError(panic)?.message).to.match(/^Panic: a contract panicked with code 0x11/);
+    });
   });
 });

@@ -103,6 +103,22 @@ describe("collateral:* tasks", function () {
     expect(
       await failure(depositAction(ctx, { vault, asset: "0x1234", amount: "1", account: 1 })),
     ).to.equal('asset "0x1234" is not an address');
+    // Refused before anything is sent, the approval included: a zero amount, more than the wallet holds, the
+    // wrong party.
+    const sentBefore = await ethers.provider.getBlockNumber();
+    expect(await failure(depositAction(ctx, { vault, asset, amount: "0", account: 1 }))).to.equal(
+      "the deposit amount must be above zero",
+    );
+    expect(
+      await failure(depositAction(ctx, { vault, asset, amount: "10001", account: 1 })),
+    ).to.equal(`${pledgor.address} holds 10000.0 TBILL, less than the 10001.0 TBILL to deposit`);
+    expect(
+      await failure(depositAction(ctx, { vault, asset, amount: "1", account: 2 })),
+    ).to.equal(
+      `${securedParty.address} is not this agreement's pledgor (${pledgor.address}); only the pledgor may deposit`,
+    );
+    expect(await ethers.provider.getBlockNumber()).to.equal(sentBefore);
+    expect(await tbill.allowance(pledgor.address, vault)).to.equal(0n);
     await depositAction(ctx, { vault, asset, amount: "1250.5", account: 1 });
 
     const [status] = await statusAction(ctx, { vault });

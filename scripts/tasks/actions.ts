@@ -276,7 +276,14 @@ export async function depositAction(
   } catch (error) {
     throw new TaskInputError((error as InputError).message);
   }
-  const result = await agreement.deposit(asset, amount);
+  let result: Awaited<ReturnType<typeof agreement.deposit>>;
+  try {
+    result = await agreement.deposit(asset, amount);
+  } catch (error) {
+    // The SDK refuses a deposit the vault or the wallet would refuse before sending anything: say it as input.
+    if (error instanceof InputError) throw new TaskInputError(error.message);
+    throw error;
+  }
   ctx.log?.(`deposited ${amountText} ${symbol} into ${vault} (transaction ${result.hash})`);
   return result;
 }

@@ -1,4 +1,5 @@
-// Runs a task action on the network Hardhat was started with, printing a TaskInputError as a plain message.
+// Runs a task action on the network Hardhat was started with, printing bad input and contract refusals (a
+// TaskInputError, the SDK's InputError or CollateralError) as a plain message.
 import type { HardhatRuntimeEnvironment } from "hardhat/types/hre";
 
 import { TaskInputError, type TaskContext } from "./actions.js";
@@ -11,7 +12,9 @@ export async function runTask<T>(
   try {
     await action({ ethers, networkName, log: (line) => console.log(line) });
   } catch (error) {
-    if (!(error instanceof TaskInputError) && (error as Error)?.name !== "CollateralError")
+    // Bad input and contract refusals are the user's to fix: a plain message, no stack trace.
+    const name = (error as Error)?.name;
+    if (!(error instanceof TaskInputError) && name !== "CollateralError" && name !== "InputError")
       throw error;
     console.error(`Error: ${(error as Error).message}`);
     process.exitCode = 1;
