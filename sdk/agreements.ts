@@ -557,7 +557,21 @@ export class Agreement {
     return { ...result, met: result.events.some((e) => e.name === "MarginCallMet") };
   }
 
+  /**
+   * Closes the open margin call once it is met (anyone may). Without an open call nothing is sent and the
+   * `InputError` says why: a delivery that meets a call closes it in the same transaction (`MarginCallMet`).
+   */
   async closeMarginCall(): Promise<TxResult> {
+    const state = VAULT_STATES[Number(await this.vault.state())];
+    if (state === "Pledged") {
+      throw new InputError(
+        "no margin call is open (the vault is Pledged): the last call was met and closed already; " +
+          "a delivery that meets a call closes it in the same transaction (MarginCallMet)",
+      );
+    }
+    if (state !== "MarginCall") {
+      throw new InputError(`no margin call is open: the vault is ${state}`);
+    }
     return send(() => this.vault.closeMarginCall());
   }
 

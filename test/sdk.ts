@@ -336,6 +336,17 @@ describe("SDK", function () {
       await feed.setAnswer(100_000000n);
       await agreement.as(keeper).closeMarginCall();
       expect((await agreement.status()).state).to.equal("Pledged");
+      // Closing it again (or after a deposit that met it) says so in words and sends nothing.
+      const block = await connection.ethers.provider.getBlockNumber();
+      const again = await agreement
+        .as(keeper)
+        .closeMarginCall()
+        .catch((e: unknown) => e);
+      expect(again).to.be.instanceOf(InputError);
+      expect((again as Error).message).to.match(
+        /^no margin call is open \(the vault is Pledged\): the last call was met and closed already/,
+      );
+      expect(await connection.ethers.provider.getBlockNumber()).to.equal(block);
 
       // A DvP nonce cancelled by its owner can no longer settle.
       const dvp = book.contracts.DvPSettlement.address;
