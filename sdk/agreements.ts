@@ -26,7 +26,7 @@ import {
 } from "../types/ethers-contracts/index.js";
 import type { AddressBook } from "./deploy.js";
 import { buildSettlement, erc20Leg, randomNonce, signSettlement } from "./dvp.js";
-import { withDecodedErrors } from "./errors.js";
+import { decodeError, withDecodedErrors } from "./errors.js";
 
 export const VAULT_STATES = [
   "Open",
@@ -379,6 +379,24 @@ export class Agreement {
   /** Full status: values per asset, haircuts, coverage, open call and deadline, state. */
   async status(): Promise<AgreementStatus> {
     return toStatus(await this.system.lens.status(this.address));
+  }
+
+  /**
+   * Why each held asset without a valid price has none, in words: the oracle's own refusal (a stale, future-dated,
+   * out-of-bounds or unreadable answer, a sequencer down) with its values, e.g. the feed's last update and maximum age.
+   */
+  async priceProblems(): Promise<Array<{ asset: string; message: string }>> {
+    const status = await this.status();
+    const problems: Array<{ asset: string; message: string }> = [];
+    for (const position of status.positions) {
+      if (position.priceValid || position.balance === 0n) continue;
+      const message = await this.vault.valueOfHolding.staticCall(position.asset, position.balance).then(
+        () => "the price became valid again",
+        (error: unknown) => decodeError(error)?.message ?? (error as Error).message,
+      );
+      problems.push({ asset: position.asset, message });
+    }
+    return problems;
   }
 
   async parties() {

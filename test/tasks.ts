@@ -130,5 +130,16 @@ describe("collateral:* tasks", function () {
 
     const report = await monitorAction(ctx, { once: true, account: 3, interval: 10 });
     expect(report!.revalued).to.equal(1);
+
+    // A stale price: the status names the asset, the feed's last update and its maximum age.
+    await ethers.provider.send("evm_increaseTime", [2 * 86_400]);
+    await ethers.provider.send("evm_mine", []);
+    await statusAction(ctx, { vault });
+    expect(lines.at(-2)).to.match(/\(a price is invalid\)$/);
+    expect(lines.at(-1)).to.match(
+      new RegExp(
+        `^  ${asset} has no valid price: StalePrice: ${await feed.getAddress()} was last updated at \\S+, older than its maximum age of 86400 seconds \\(now \\S+\\)\\.$`,
+      ),
+    );
   });
 });

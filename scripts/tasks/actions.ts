@@ -308,7 +308,14 @@ export async function statusAction(
   const system = new CollateralSystem(await book(ctx), ctx.ethers.provider);
   const vaults = args.vault ? [await knownVault(system, args.vault)] : await system.agreements();
   const statuses = vaults.length ? await system.statusOf(vaults) : [];
-  for (const s of statuses) ctx.log?.(describeStatus(s));
+  for (const s of statuses) {
+    ctx.log?.(describeStatus(s));
+    if (s.pricesValid) continue;
+    // Name each asset without a valid price and why, with the oracle's values (its last update, its maximum age).
+    for (const problem of await system.agreement(s.vault).priceProblems()) {
+      ctx.log?.(`  ${problem.asset} has no valid price: ${problem.message}`);
+    }
+  }
   if (!statuses.length) ctx.log?.("no agreements yet");
   return statuses;
 }
