@@ -13,6 +13,11 @@ export interface AuditEntry {
   blockNumber: number;
   timestamp: number;
   transactionHash: string;
+  /**
+   * Who sent the transaction (its `from`). An event's own caller argument may be a contract: a margin call issued
+   * through the factory's keeper batch names the factory as `keeper`, and this the keeper that sent the batch.
+   */
+  sender: string;
   logIndex: number;
   contract: "AgreementFactory" | "CollateralVault" | "DvPSettlement";
   event: string;
@@ -112,6 +117,7 @@ export async function buildAuditTrail(
     : [];
 
   const timestamps = new Map<number, number>();
+  const senders = new Map<string, string>();
   const entries: AuditEntry[] = [];
   const sources: [
     Log[],
@@ -128,12 +134,15 @@ export async function buildAuditTrail(
       if (!parsed) continue;
       if (!timestamps.has(log.blockNumber))
         timestamps.set(log.blockNumber, (await provider.getBlock(log.blockNumber))!.timestamp);
+      if (!senders.has(log.transactionHash))
+        senders.set(log.transactionHash, (await provider.getTransaction(log.transactionHash))!.from);
       const args: Record<string, string | string[]> = {};
       parsed.fragment.inputs.forEach((input, i) => (args[input.name] = plain(parsed.args[i])));
       entries.push({
         blockNumber: log.blockNumber,
         timestamp: timestamps.get(log.blockNumber)!,
         transactionHash: log.transactionHash,
+        sender: senders.get(log.transactionHash)!,
         logIndex: log.index,
         contract,
         event: parsed.name,
@@ -193,7 +202,7 @@ export function auditTrailToJson(trail: AuditTrail): string {
 /** The trail as CSV: one row per event, then one reconciliation row per asset. */
 export function auditTrailToCsv(trail: AuditTrail): string {
   const quote = (v: string) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  const rows = ["block,timestamp,transaction,log_index,contract,event,args"];
+  const rows = ["block,timestamp,transaction,sender,log_index,contract,event,args"];
   for (const e of trail.entries) {
     const args = Object.entries(e.args)
       .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.join(" ")}]` : v}`)
@@ -203,6 +212,7 @@ export function auditTrailToCsv(trail: AuditTrail): string {
         e.blockNumber,
         new Date(e.timestamp * 1000).toISOString(),
         e.transactionHash,
+        e.sender,
         e.logIndex,
         e.contract,
         e.event,

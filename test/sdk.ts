@@ -269,6 +269,16 @@ describe("SDK", function () {
       expect(called).to.deep.equal([agreement.address]);
       expect(met).to.deep.equal([]);
       expect((await system.agreement(agreement.address).status()).state).to.equal("MarginCall");
+      // The audit trail names who sent each transaction: the call's `keeper` argument is the factory that ran the
+      // batch, its sender the keeper.
+      const trail = await buildAuditTrail(connection.ethers.provider, book, agreement.address);
+      const issued = trail.entries.find((e) => e.event === "MarginCallIssued")!;
+      expect(issued.args.keeper).to.equal(book.contracts.AgreementFactory.address);
+      expect(issued.sender).to.equal(signers[OUTSIDER].address);
+      expect(trail.entries.find((e) => e.event === "Deposited")!.sender).to.equal(
+        signers[PLEDGOR].address,
+      );
+      expect(auditTrailToCsv(trail)).to.include(`,${signers[OUTSIDER].address},`);
     });
   });
 
@@ -448,7 +458,7 @@ describe("SDK", function () {
       expect(beforeRelease.reconciled).to.equal(true);
 
       const csv = auditTrailToCsv(trail).split("\n");
-      expect(csv[0]).to.equal("block,timestamp,transaction,log_index,contract,event,args");
+      expect(csv[0]).to.equal("block,timestamp,transaction,sender,log_index,contract,event,args");
       expect(csv.filter((line) => line.includes(",Deposited,"))).to.have.length(1);
       expect(csv).to.include("reconciliation_asset,replayed,accounted,held,matches");
       expect(JSON.parse(auditTrailToJson(trail)).entries).to.have.length(trail.entries.length);
