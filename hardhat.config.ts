@@ -59,6 +59,97 @@ const errorDocs: HardhatPlugin = {
 };
 
 // Tasks for integrators: `npx hardhat collateral:<name> --network <network> --help` lists each one's options.
+type TaskBuilder = ReturnType<typeof task>;
+const withVault = (builder: TaskBuilder) =>
+  builder
+    .addOption({
+      name: "vault",
+      description: "The agreement's vault",
+      type: ArgumentType.STRING_WITHOUT_DEFAULT,
+      defaultValue: undefined,
+    })
+    .addOption({
+      name: "account",
+      description: "Index of the signing account",
+      type: ArgumentType.INT,
+      defaultValue: 0,
+    });
+const stringOption = (name: string, description: string) => ({
+  name,
+  description,
+  type: ArgumentType.STRING_WITHOUT_DEFAULT,
+  defaultValue: undefined,
+});
+/** The steps of an agreement's life after it opens, each one transaction by the signer at --account. */
+const lifecycleTasks = [
+  withVault(
+    task(
+      "collateral:consent",
+      "Consents to the pledge on the agreement's current terms (pledgor or secured party)",
+    ),
+  )
+    .setAction(() => import("./scripts/tasks/consent.js"))
+    .build(),
+  withVault(task("collateral:exposure", "Marks the exposure, in the base currency (secured party)"))
+    .addOption(stringOption("exposure", "Base-currency amount, e.g. 500000.25"))
+    .setAction(() => import("./scripts/tasks/exposure.js"))
+    .build(),
+  withVault(
+    task("collateral:withdraw", "Takes back collateral (pledgor): only the excess once pledged"),
+  )
+    .addOption(stringOption("asset", "The asset"))
+    .addOption(stringOption("amount", "Whole tokens, with at most the token's decimals"))
+    .addOption({
+      ...stringOption("to", "Receiver (default: the signer)"),
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .setAction(() => import("./scripts/tasks/withdraw.js"))
+    .build(),
+  withVault(task("collateral:call", "Issues the margin call that is due (anyone)"))
+    .setAction(() => import("./scripts/tasks/call.js"))
+    .build(),
+  withVault(task("collateral:close-call", "Closes a margin call the collateral now meets (anyone)"))
+    .setAction(() => import("./scripts/tasks/close-call.js"))
+    .build(),
+  withVault(
+    task(
+      "collateral:default",
+      "Declares a default: the pledgor's acknowledgement, or a call unmet past its deadline",
+    ),
+  )
+    .setAction(() => import("./scripts/tasks/default.js"))
+    .build(),
+  withVault(task("collateral:notice", "Delivers the Notice of Exclusive Control (secured party)"))
+    .addOption(stringOption("document", "The signed notice's text, or its 32-byte hash"))
+    .setAction(() => import("./scripts/tasks/notice.js"))
+    .build(),
+  withVault(
+    task("collateral:instruct", "Under exclusive control, moves collateral against what is due"),
+  )
+    .addOption(stringOption("asset", "The asset"))
+    .addOption(stringOption("amount", "Whole tokens, with at most the token's decimals"))
+    .addOption(stringOption("to", "Receiver"))
+    .setAction(() => import("./scripts/tasks/instruct.js"))
+    .build(),
+  withVault(task("collateral:release", "Returns the collateral to the pledgor"))
+    .setAction(() => import("./scripts/tasks/release.js"))
+    .build(),
+  withVault(task("collateral:audit", "Exports the agreement's reconciled audit trail"))
+    .addOption({
+      ...stringOption("format", "csv or json"),
+      type: ArgumentType.STRING,
+      defaultValue: "csv",
+    })
+    .addOption({
+      ...stringOption("out", "File to write (default: print)"),
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .setAction(() => import("./scripts/tasks/audit.js"))
+    .build(),
+];
+
 const collateralTasks = [
   task("collateral:deploy", "Deploys the system and writes deployments/<network>.json")
     .addOption({
@@ -157,7 +248,7 @@ export default defineConfig({
     artifacts: coverageRun ? "cache/coverage/artifacts" : "artifacts",
     cache: coverageRun ? "cache/coverage" : "cache",
   },
-  tasks: collateralTasks,
+  tasks: [...collateralTasks, ...lifecycleTasks],
   solidity: {
     profiles: {
       default: buildProfile,

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -14,6 +14,59 @@ import {
   statusAction,
   type TaskContext,
 } from "../scripts/tasks/actions.js";
+import {
+  auditAction,
+  callAction,
+  closeCallAction,
+  consentAction,
+  defaultAction,
+  exposureAction,
+  instructAction,
+  noticeAction,
+  releaseAction,
+  withdrawAction,
+} from "../scripts/tasks/lifecycle.js";
+
+/** An agreement file: the secured party, the fixture's terms and one T-bill line at $1. */
+function writeAgreementFile(
+  folder: string,
+  securedParty: string,
+  tbill: string,
+  feed: string,
+): string {
+  const file = path.join(folder, "agreement.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      securedParty,
+      terms: {
+        threshold: "0",
+        independentAmount: "1000.5",
+        minimumTransferAmount: "100",
+        roundingAmount: "10",
+        curePeriod: 86400,
+        scheduleNoticePeriod: 172800,
+        disputeWindow: 86400,
+        liquidationPenaltyBps: 500,
+        maxLiquidationDiscountBps: 300,
+        appropriationPeriod: 604800,
+      },
+      schedule: [
+        {
+          asset: tbill,
+          feed,
+          kind: "ERC20",
+          maxPriceAge: 86400,
+          minAnswer: "1",
+          maxAnswer: "100000000000",
+          haircutBps: 200,
+          concentrationCapBps: 10000,
+        },
+      ],
+    }),
+  );
+  return file;
+}
 
 describe("collateral:* tasks", function () {
   it("deploy, open, deposit, status and monitor validate their input and work end to end", async function () {
@@ -43,36 +96,11 @@ describe("collateral:* tasks", function () {
 
     const tbill = await ethers.deployContract("MockERC20", ["T-Bill", "TBILL", 6]);
     const feed = await ethers.deployContract("MockPriceFeed", [8, 100_000_000n]);
-    const file = path.join(folder, "agreement.json");
-    writeFileSync(
-      file,
-      JSON.stringify({
-        securedParty: securedParty.address,
-        terms: {
-          threshold: "0",
-          independentAmount: "1000.5",
-          minimumTransferAmount: "100",
-          roundingAmount: "10",
-          curePeriod: 86400,
-          scheduleNoticePeriod: 172800,
-          disputeWindow: 86400,
-          liquidationPenaltyBps: 500,
-          maxLiquidationDiscountBps: 300,
-          appropriationPeriod: 604800,
-        },
-        schedule: [
-          {
-            asset: await tbill.getAddress(),
-            feed: await feed.getAddress(),
-            kind: "ERC20",
-            maxPriceAge: 86400,
-            minAnswer: "1",
-            maxAnswer: "100000000000",
-            haircutBps: 200,
-            concentrationCapBps: 10000,
-          },
-        ],
-      }),
+    const file = writeAgreementFile(
+      folder,
+      securedParty.address,
+      await tbill.getAddress(),
+      await feed.getAddress(),
     );
     expect(await failure(openAction(ctx, { account: 0 }))).to.equal("--file is required");
     expect(
@@ -112,9 +140,7 @@ describe("collateral:* tasks", function () {
     expect(
       await failure(depositAction(ctx, { vault, asset, amount: "10001", account: 1 })),
     ).to.equal(`${pledgor.address} holds 10000.0 TBILL, less than the 10001.0 TBILL to deposit`);
-    expect(
-      await failure(depositAction(ctx, { vault, asset, amount: "1", account: 2 })),
-    ).to.equal(
+    expect(await failure(depositAction(ctx, { vault, asset, amount: "1", account: 2 }))).to.equal(
       `${securedParty.address} is not this agreement's pledgor (${pledgor.address}); only the pledgor may deposit`,
     );
     expect(await ethers.provider.getBlockNumber()).to.equal(sentBefore);
@@ -140,6 +166,87 @@ describe("collateral:* tasks", function () {
       new RegExp(
         `^  ${asset} has no valid price: StalePrice: ${await feed.getAddress()} was last updated at \\S+, older than its maximum age of 86400 seconds \\(now \\S+\\)\\.$`,
       ),
+    );
+  });
+
+  it("run an agreement's whole life: pledge, mark, withdraw, call, default, notice, appropriation, release, audit", async function () {
+    const { ethers, networkHelpers } = await network.create();
+    const [, pledgor, securedParty] = await ethers.getSigners();
+    const folder = mkdtempSync(path.join(tmpdir(), "tasks-"));
+    const lines: string[] = [];
+    const ctx: TaskContext = {
+      ethers,
+      networkName: "tasks-life",
+      deployments: folder,
+      log: (l) => lines.push(l),
+    };
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => "no error",
+        (e: Error) => `${e.name}: ${e.message}`,
+      );
+    await deployAction(ctx, { guardian: "" });
+    const tbill = await ethers.deployContract("MockERC20", ["T-Bill", "TBILL", 6]);
+    const feed = await ethers.deployContract("MockPriceFeed", [8, 100_000_000n]);
+    const asset = await tbill.getAddress();
+    const file = writeAgreementFile(folder, securedParty.address, asset, await feed.getAddress());
+    const vault = await openAction(ctx, { file, account: 1 });
+    await tbill.mint(pledgor.address, 2_000_000_000_000n); // 2,000,000 TBILL
+    await depositAction(ctx, { vault, asset, amount: "1000000", account: 1 });
+
+    // Pledge: both parties consent.
+    await consentAction(ctx, { vault, account: 1 });
+    await consentAction(ctx, { vault, account: 2 });
+    expect(lines.at(-1)).to.match(/the vault is Pledged$/);
+    expect(await failure(exposureAction(ctx, { vault, exposure: "-5", account: 2 }))).to.match(
+      /^TaskInputError: --exposure: /,
+    );
+    await exposureAction(ctx, { vault, exposure: "900000", account: 2 });
+    // 980,000 after haircut against 901,000.5 required: the excess can come back, not more.
+    await withdrawAction(ctx, { vault, asset, amount: "50000", account: 1 });
+    expect(
+      await failure(withdrawAction(ctx, { vault, asset, amount: "100000", account: 1 })),
+    ).to.match(/^CollateralError: WithdrawalBreachesRequirement: /);
+
+    // A price drop: the keeper's call goes unmet past its deadline; then the default and the notice.
+    await networkHelpers.time.increase(86_401); // the mark's dispute window passes
+    await feed.setAnswer(90_000_000n);
+    await callAction(ctx, { vault, account: 3 });
+    expect(lines.at(-1)).to.match(/^margin call on .* issued; due by /);
+    expect(await failure(closeCallAction(ctx, { vault, account: 3 }))).to.match(
+      /^CollateralError: MarginCallNotMet: /,
+    );
+    await networkHelpers.time.increase(86_401);
+    await feed.setAnswer(90_000_000n);
+    await defaultAction(ctx, { vault, account: 3 });
+    await noticeAction(ctx, {
+      vault,
+      document: "Notice of Exclusive Control, 2 December 2026",
+      account: 2,
+    });
+    expect(lines.at(-1)).to.match(/^notice of exclusive control delivered/);
+
+    // Appropriation up to what is due, then the release of the rest.
+    await instructAction(ctx, {
+      vault,
+      asset,
+      amount: "100000",
+      to: securedParty.address,
+      account: 2,
+    });
+    expect(await tbill.balanceOf(securedParty.address)).to.equal(100_000_000_000n);
+    await releaseAction(ctx, { vault, account: 2 });
+    const [status] = await statusAction(ctx, { vault });
+    expect(status.state).to.equal("Released");
+    expect(await tbill.balanceOf(pledgor.address)).to.equal(1_900_000_000_000n);
+
+    const out = path.join(folder, "audit.csv");
+    const trail = await auditAction(ctx, { vault, format: "csv", out, account: 0 });
+    expect(trail.reconciled).to.equal(true);
+    expect(lines.at(-1)).to.match(/entries, reconciled, written to /);
+    expect(readFileSync(out, "utf8")).to.include(",Released,");
+    expect(await failure(auditAction(ctx, { vault, format: "pdf", account: 0 }))).to.equal(
+      'TaskInputError: --format must be "csv" or "json", not "pdf"',
     );
   });
 });

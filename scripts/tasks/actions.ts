@@ -36,12 +36,12 @@ export interface TaskContext {
   log?: (line: string) => void;
 }
 
-function required(value: string | undefined, option: string): string {
+export function required(value: string | undefined, option: string): string {
   if (value === undefined || value === "") throw new TaskInputError(`${option} is required`);
   return value;
 }
 
-function requireAddress(value: string, what: string): string {
+export function requireAddress(value: string, what: string): string {
   if (!isAddress(value)) throw new TaskInputError(`${what} "${value}" is not an address`);
   return value;
 }
@@ -250,40 +250,58 @@ export async function openAction(
 }
 
 /** collateral:deposit — posts a human amount ("1250.5") of an eligible asset, approving only what is missing. */
+/** The agreement at `--vault`, for the signer at `--account`. */
+export async function agreementFor(ctx: TaskContext, args: { vault?: string; account: number }) {
+  const from = await signer(ctx, args.account);
+  const system = new CollateralSystem(await book(ctx), from);
+  const vault = await knownVault(system, required(args.vault, "--vault"));
+  return { from, system, vault, agreement: system.agreement(vault) };
+}
+
+/** `text` whole tokens of `asset` in raw units, checked against the token's decimals; with its symbol. */
+export async function tokenAmount(
+  ctx: TaskContext,
+  asset: string,
+  text: string,
+): Promise<{ amount: bigint; symbol: string }> {
+  const token = new Contract(
+    asset,
+    ["function decimals() view returns (uint8)", "function symbol() view returns (string)"],
+    ctx.ethers.provider,
+  );
+  const [decimals, symbol] = [Number(await token.decimals()), String(await token.symbol())];
+  try {
+    return { amount: parseAmount(text, decimals, symbol), symbol };
+  } catch (error) {
+    throw new TaskInputError((error as InputError).message);
+  }
+}
+
+/** Runs an SDK call, turning the SDK's refusal before sending (an `InputError`) into the task's own. */
+export async function asTaskInput<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof InputError) throw new TaskInputError(error.message);
+    throw error;
+  }
+}
+
+/** collateral:deposit — the pledgor posts `--amount` whole tokens of `--asset`. */
 export async function depositAction(
   ctx: TaskContext,
   args: { vault?: string; asset?: string; amount?: string; account: number },
 ) {
   const asset = requireAddress(required(args.asset, "--asset"), "asset");
   const amountText = required(args.amount, "--amount");
-  const from = await signer(ctx, args.account);
-  const system = new CollateralSystem(await book(ctx), from);
-  const vault = await knownVault(system, required(args.vault, "--vault"));
-  const agreement = system.agreement(vault);
+  const { vault, agreement } = await agreementFor(ctx, args);
   const line = await agreement.vault.eligibility(asset);
   if (line.feed === ZeroAddress) {
     throw new TaskInputError(`asset ${asset} is not eligible collateral for agreement ${vault}`);
   }
-  const token = new Contract(
-    asset,
-    ["function decimals() view returns (uint8)", "function symbol() view returns (string)"],
-    from,
-  );
-  const [decimals, symbol] = [Number(await token.decimals()), String(await token.symbol())];
-  let amount: bigint;
-  try {
-    amount = parseAmount(amountText, decimals, symbol);
-  } catch (error) {
-    throw new TaskInputError((error as InputError).message);
-  }
-  let result: Awaited<ReturnType<typeof agreement.deposit>>;
-  try {
-    result = await agreement.deposit(asset, amount);
-  } catch (error) {
-    // The SDK refuses a deposit the vault or the wallet would refuse before sending anything: say it as input.
-    if (error instanceof InputError) throw new TaskInputError(error.message);
-    throw error;
-  }
+  const { amount, symbol } = await tokenAmount(ctx, asset, amountText);
+  // The SDK refuses a deposit the vault or the wallet would refuse before sending anything: say it as input.
+  const result = await asTaskInput(() => agreement.deposit(asset, amount));
   ctx.log?.(`deposited ${amountText} ${symbol} into ${vault} (transaction ${result.hash})`);
   return result;
 }

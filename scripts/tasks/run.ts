@@ -20,3 +20,9 @@ export async function runTask<T>(
     process.exitCode = 1;
   }
 }
+
+/** The default export of a task's action module: `action` run on the task's network (see `runTask`). */
+export function taskAction<A>(action: (ctx: TaskContext, args: A) => Promise<unknown>) {
+  return async (args: A, hre: HardhatRuntimeEnvironment) =>
+    runTask(hre, (ctx) => action(ctx, args));
+}

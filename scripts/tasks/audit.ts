@@ -1,0 +1,4 @@
+import { auditAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(auditAction);

@@ -1,0 +1,4 @@
+import { callAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(callAction);

@@ -1,0 +1,4 @@
+import { consentAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(consentAction);

@@ -1,0 +1,4 @@
+import { defaultAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(defaultAction);

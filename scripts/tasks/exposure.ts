@@ -1,0 +1,4 @@
+import { exposureAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(exposureAction);

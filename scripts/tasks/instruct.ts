@@ -1,0 +1,4 @@
+import { instructAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(instructAction);

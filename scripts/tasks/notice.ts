@@ -1,0 +1,4 @@
+import { noticeAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(noticeAction);

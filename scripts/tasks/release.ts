@@ -1,0 +1,4 @@
+import { releaseAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(releaseAction);

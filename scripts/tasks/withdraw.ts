@@ -1,0 +1,4 @@
+import { withdrawAction } from "./lifecycle.js";
+import { taskAction } from "./run.js";
+
+export default taskAction(withdrawAction);
