@@ -150,6 +150,30 @@ const lifecycleTasks = [
     .build(),
 ];
 
+/** A local sandbox: demo collateral and a price setter for its feeds (chain id 31337 only). */
+const sandboxTasks = [
+  task(
+    "collateral:sandbox",
+    "Deploys demo collateral (T-bill, stablecoin, fund share) and feeds on a local chain, funds accounts, writes an agreement file",
+  )
+    .addOption({
+      name: "accounts",
+      description: "How many of the first accounts to fund",
+      type: ArgumentType.INT,
+      defaultValue: 5,
+    })
+    .setAction(() => import("./scripts/tasks/sandbox.js"))
+    .build(),
+  task(
+    "collateral:price",
+    "Sets a sandbox feed's price in US dollars, e.g. --symbol TBILL --price 0.98",
+  )
+    .addOption(stringOption("symbol", "TBILL or USDS (the fund share is priced by USDS)"))
+    .addOption(stringOption("price", "US dollars, up to 8 decimals"))
+    .setAction(() => import("./scripts/tasks/price.js"))
+    .build(),
+];
+
 const collateralTasks = [
   task("collateral:deploy", "Deploys the system and writes deployments/<network>.json")
     .addOption({
@@ -248,7 +272,7 @@ export default defineConfig({
     artifacts: coverageRun ? "cache/coverage/artifacts" : "artifacts",
     cache: coverageRun ? "cache/coverage" : "cache",
   },
-  tasks: [...collateralTasks, ...lifecycleTasks],
+  tasks: [...collateralTasks, ...lifecycleTasks, ...sandboxTasks],
   solidity: {
     profiles: {
       default: buildProfile,

@@ -82,6 +82,14 @@ export interface AddressBook {
   deployer: string;
   deployedAt: string;
   contracts: Record<SystemContract, DeployedContract>;
+  /**
+   * Local chains only (`collateral:sandbox`): demo tokens by symbol and the test feeds that price them, whose
+   * answers `collateral:price` sets. A test double, never part of a real deployment.
+   */
+  sandbox?: {
+    tokens: Record<string, string>;
+    feeds: Record<string, string>;
+  };
 }
 
 export interface DeployOptions {

@@ -26,6 +26,7 @@ import {
   releaseAction,
   withdrawAction,
 } from "../scripts/tasks/lifecycle.js";
+import { priceAction, sandboxAction } from "../scripts/tasks/local-sandbox.js";
 
 /** An agreement file: the secured party, the fixture's terms and one T-bill line at $1. */
 function writeAgreementFile(
@@ -247,6 +248,58 @@ describe("collateral:* tasks", function () {
     expect(readFileSync(out, "utf8")).to.include(",Released,");
     expect(await failure(auditAction(ctx, { vault, format: "pdf", account: 0 }))).to.equal(
       'TaskInputError: --format must be "csv" or "json", not "pdf"',
+    );
+  });
+
+  it("sandbox: demo collateral on a local chain, pledged from its own agreement file, repriced by collateral:price", async function () {
+    const { ethers } = await network.create();
+    const [, pledgor] = await ethers.getSigners();
+    const folder = mkdtempSync(path.join(tmpdir(), "tasks-"));
+    const lines: string[] = [];
+    const ctx: TaskContext = {
+      ethers,
+      networkName: "sandbox-test",
+      deployments: folder,
+      log: (l) => lines.push(l),
+    };
+    const failure = (promise: Promise<unknown>) =>
+      promise.then(
+        () => "no error",
+        (e: Error) => `${e.name}: ${e.message}`,
+      );
+    expect(await failure(sandboxAction(ctx, { accounts: 3 }))).to.match(
+      /^TaskInputError: no address book for "sandbox-test"/,
+    );
+    await deployAction(ctx, { guardian: "" });
+    expect(await failure(priceAction(ctx, { symbol: "TBILL", price: "1" }))).to.equal(
+      "TaskInputError: no sandbox on sandbox-test: run collateral:sandbox first",
+    );
+    expect(await failure(sandboxAction(ctx, { accounts: 0 }))).to.match(
+      /^TaskInputError: --accounts must be 1\.\./,
+    );
+    const { tokens, agreementFile } = await sandboxAction(ctx, { accounts: 3 });
+    const mmf = await ethers.getContractAt("MockERC4626", tokens.MMF);
+    expect(await mmf.balanceOf(pledgor.address)).to.equal(10n ** 24n);
+
+    // The written agreement file opens as it is; the fund share and the T-bill are posted and valued.
+    const vault = await openAction(ctx, { file: agreementFile, account: 1 });
+    await depositAction(ctx, { vault, asset: tokens.TBILL, amount: "100000", account: 1 });
+    await depositAction(ctx, { vault, asset: tokens.MMF, amount: "100000", account: 1 });
+    const [before] = await statusAction(ctx, { vault });
+    // 100,000 x $1 less 2% and 100,000 shares x $1 less 5%.
+    expect(before.collateralValue).to.equal(193_000n * 10n ** 18n);
+
+    await priceAction(ctx, { symbol: "USDS", price: "0.5" });
+    const [after] = await statusAction(ctx, { vault });
+    expect(after.collateralValue).to.equal(145_500n * 10n ** 18n);
+    expect(await failure(priceAction(ctx, { symbol: "MMF", price: "1" }))).to.equal(
+      'TaskInputError: the sandbox has no feed for "MMF" (it has TBILL, USDS; MMF is priced by USDS)',
+    );
+    expect(await failure(priceAction(ctx, { symbol: "TBILL", price: "-1" }))).to.equal(
+      "TaskInputError: --price must be above zero, not -1",
+    );
+    expect(await failure(priceAction(ctx, { symbol: "TBILL", price: "abc" }))).to.equal(
+      'TaskInputError: --price "abc" is not a decimal number of at most 8 decimals',
     );
   });
 });

@@ -46,7 +46,7 @@ export function requireAddress(value: string, what: string): string {
   return value;
 }
 
-async function book(ctx: TaskContext): Promise<AddressBook> {
+export async function book(ctx: TaskContext): Promise<AddressBook> {
   let loaded: AddressBook;
   try {
     loaded = loadAddressBook(ctx.networkName, ctx.deployments);
@@ -63,7 +63,7 @@ async function book(ctx: TaskContext): Promise<AddressBook> {
   return loaded;
 }
 
-async function signer(ctx: TaskContext, account: number) {
+export async function signer(ctx: TaskContext, account: number) {
   const signers = await ctx.ethers.getSigners();
   if (!Number.isInteger(account) || account < 0 || account >= signers.length) {
     throw new TaskInputError(
