@@ -80,6 +80,10 @@ const stringOption = (name: string, description: string) => ({
   type: ArgumentType.STRING_WITHOUT_DEFAULT,
   defaultValue: undefined,
 });
+const withAssetAmount = (builder: TaskBuilder) =>
+  builder
+    .addOption(stringOption("asset", "The asset"))
+    .addOption(stringOption("amount", "Whole tokens, with at most the token's decimals"));
 /** The steps of an agreement's life after it opens, each one transaction by the signer at --account. */
 const lifecycleTasks = [
   withVault(
@@ -95,10 +99,10 @@ const lifecycleTasks = [
     .setAction(() => import("./scripts/tasks/exposure.js"))
     .build(),
   withVault(
-    task("collateral:withdraw", "Takes back collateral (pledgor): only the excess once pledged"),
+    withAssetAmount(
+      task("collateral:withdraw", "Takes back collateral (pledgor): only the excess once pledged"),
+    ),
   )
-    .addOption(stringOption("asset", "The asset"))
-    .addOption(stringOption("amount", "Whole tokens, with at most the token's decimals"))
     .addOption({
       ...stringOption("to", "Receiver (default: the signer)"),
       type: ArgumentType.STRING,
@@ -125,10 +129,10 @@ const lifecycleTasks = [
     .setAction(() => import("./scripts/tasks/notice.js"))
     .build(),
   withVault(
-    task("collateral:instruct", "Under exclusive control, moves collateral against what is due"),
+    withAssetAmount(
+      task("collateral:instruct", "Under exclusive control, moves collateral against what is due"),
+    ),
   )
-    .addOption(stringOption("asset", "The asset"))
-    .addOption(stringOption("amount", "Whole tokens, with at most the token's decimals"))
     .addOption(stringOption("to", "Receiver"))
     .setAction(() => import("./scripts/tasks/instruct.js"))
     .build(),
@@ -202,34 +206,14 @@ const collateralTasks = [
     })
     .setAction(() => import("./scripts/tasks/open.js"))
     .build(),
-  task(
-    "collateral:deposit",
-    "Posts collateral to an agreement (the amount in whole tokens, e.g. 1250.5)",
+  withVault(
+    withAssetAmount(
+      task(
+        "collateral:deposit",
+        "Posts collateral to an agreement (the amount in whole tokens, e.g. 1250.5)",
+      ),
+    ),
   )
-    .addOption({
-      name: "vault",
-      description: "The agreement's vault",
-      type: ArgumentType.STRING_WITHOUT_DEFAULT,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "asset",
-      description: "The eligible asset",
-      type: ArgumentType.STRING_WITHOUT_DEFAULT,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "amount",
-      description: "Whole tokens, with at most the token's decimals",
-      type: ArgumentType.STRING_WITHOUT_DEFAULT,
-      defaultValue: undefined,
-    })
-    .addOption({
-      name: "account",
-      description: "Index of the signing account",
-      type: ArgumentType.INT,
-      defaultValue: 0,
-    })
     .setAction(() => import("./scripts/tasks/deposit.js"))
     .build(),
   task("collateral:status", "Prints the status of one agreement, or of all")

@@ -40,7 +40,12 @@ const TARGET = 1.0;
  * clone's DELEGATECALL, a first deposit is compared with Morpho's first holder of the token, and a DvP sale carries a
  * buyer's signature and nonce that Morpho's liquidator does not need.
  */
-const ISSUE_TARGETS = { firstDeposit: 1.05, laterDeposit: 1.03, withdraw: 1.0, liquidationDvp: 1.5 };
+const ISSUE_TARGETS = {
+  firstDeposit: 1.05,
+  laterDeposit: 1.03,
+  withdraw: 1.0,
+  liquidationDvp: 1.5,
+};
 const LLTV = (86n * WAD) / 100n;
 const ORACLE_PRICE_SCALE = 10n ** 36n;
 
@@ -286,57 +291,38 @@ async function benchOurs(
   await (await cash.connect(buyer).approve(dvpAddr, ethersLib.MaxUint256)).wait();
   const assetAmount = 50_000n * WAD;
   const cashAmount = 49_000n * WAD; // within the 3% maximum liquidation discount
-  const settlement: Settlement = {
-    legs: [
-      erc20Leg(collateralAddr, assetAmount, await sale.getAddress(), buyer.address),
-      erc20Leg(cashAddr, cashAmount, buyer.address, securedParty.address),
-    ],
-    deadline: 2n ** 40n,
-    nonce: 0xbe_0000n << 8n,
+  /** Gas of a DvP sale of `assetAmount` from `vault` to the buyer, the buyer's order signed with `nonce`. */
+  const sell = async (vault: Awaited<ReturnType<typeof defaulted>>, nonce: bigint) => {
+    const settlement: Settlement = {
+      legs: [
+        erc20Leg(collateralAddr, assetAmount, await vault.getAddress(), buyer.address),
+        erc20Leg(cashAddr, cashAmount, buyer.address, securedParty.address),
+      ],
+      deadline: 2n ** 40n,
+      nonce,
+    };
+    const signature = await signSettlement(buyer, settlement, chainId, dvpAddr);
+    return gasOf(
+      vault
+        .connect(securedParty)
+        .liquidate(
+          collateralAddr,
+          assetAmount,
+          cashAddr,
+          cashAmount,
+          buyer.address,
+          settlement.deadline,
+          settlement.nonce,
+          signature,
+        ),
+    );
   };
-  const signature = await signSettlement(buyer, settlement, chainId, dvpAddr);
-  const liquidateDvp = await gasOf(
-    sale
-      .connect(securedParty)
-      .liquidate(
-        collateralAddr,
-        assetAmount,
-        cashAddr,
-        cashAmount,
-        buyer.address,
-        settlement.deadline,
-        settlement.nonce,
-        signature,
-      ),
-  );
-
+  const firstNonce = 0xbe_0000n << 8n;
+  const liquidateDvp = await sell(sale, firstNonce);
   // The same sale by a buyer that has traded before: its nonce shares a bitmap word with an earlier one, so the
   // settlement rewrites that word instead of creating one (17,100 gas less), as every order after a buyer's first
   // 256 does not. Morpho's liquidator signs nothing and keeps no nonce.
-  const secondSale = await defaulted();
-  const nextSettlement: Settlement = {
-    ...settlement,
-    legs: [
-      erc20Leg(collateralAddr, assetAmount, await secondSale.getAddress(), buyer.address),
-      erc20Leg(cashAddr, cashAmount, buyer.address, securedParty.address),
-    ],
-    nonce: settlement.nonce + 1n,
-  };
-  const nextSignature = await signSettlement(buyer, nextSettlement, chainId, dvpAddr);
-  const liquidateDvpUsedWord = await gasOf(
-    secondSale
-      .connect(securedParty)
-      .liquidate(
-        collateralAddr,
-        assetAmount,
-        cashAddr,
-        cashAmount,
-        buyer.address,
-        nextSettlement.deadline,
-        nextSettlement.nonce,
-        nextSignature,
-      ),
-  );
+  const liquidateDvpUsedWord = await sell(await defaulted(), firstNonce + 1n);
 
   const appropriation = await defaulted();
   const appropriate = await gasOf(
@@ -354,7 +340,12 @@ async function benchAssetCount(
   parties: Parties,
 ): Promise<BenchRow[]> {
   const { pledgor } = parties;
-  const results: Array<{ n: number; deposit: number; withdraw: number; withdrawAllNeeded: number }> = [];
+  const results: Array<{
+    n: number;
+    deposit: number;
+    withdraw: number;
+    withdrawAllNeeded: number;
+  }> = [];
   for (const n of [1, 5, 10]) {
     const tokens = [];
     const schedule: Line[] = [];

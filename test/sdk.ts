@@ -499,7 +499,11 @@ describe("SDK", function () {
   });
 
   describe("DvP orders", function () {
-    it("builds, signs, checks off-chain and settles a two-leg order", async function () {
+    /**
+     * 100 T-bills from the seller for 99 cash from the buyer, both approved to the DvP contract; the buyer is funded
+     * with `buyerCash`.
+     */
+    async function twoLegOrder(buyerCash: bigint) {
       const [seller, buyer] = [signers[PLEDGOR], signers[SECURED]];
       const cash = (await connection.ethers.deployContract("MockERC20", [
         "Cash",
@@ -508,7 +512,7 @@ describe("SDK", function () {
       ])) as unknown as MockERC20;
       const dvp = book.contracts.DvPSettlement.address;
       await tbill.mint(seller.address, 100n);
-      await cash.mint(buyer.address, 99n);
+      await cash.mint(buyer.address, buyerCash);
       await tbill.connect(seller).approve(dvp, 100n);
       await cash.connect(buyer).approve(dvp, 99n);
       const deadline = BigInt(await connection.networkHelpers.time.latest()) + 600n;
@@ -519,6 +523,11 @@ describe("SDK", function () {
         ],
         deadline,
       );
+      return { seller, buyer, cash, dvp, deadline, order };
+    }
+
+    it("builds, signs, checks off-chain and settles a two-leg order", async function () {
+      const { seller, buyer, cash, dvp, deadline, order } = await twoLegOrder(99n);
       const signature = await signSettlement(buyer, order, dvp);
       const provider = connection.ethers.provider;
       expect(
@@ -545,25 +554,7 @@ describe("SDK", function () {
     });
 
     it("reports a token's own revert (ERC-6093) as a typed error naming the shortfall, not as raw revert data", async function () {
-      const [seller, buyer] = [signers[PLEDGOR], signers[SECURED]];
-      const cash = (await connection.ethers.deployContract("MockERC20", [
-        "Cash",
-        "USD",
-        18,
-      ])) as unknown as MockERC20;
-      const dvp = book.contracts.DvPSettlement.address;
-      await tbill.mint(seller.address, 100n);
-      await cash.mint(buyer.address, 50n); // the buyer is 49 short
-      await tbill.connect(seller).approve(dvp, 100n);
-      await cash.connect(buyer).approve(dvp, 99n);
-      const deadline = BigInt(await connection.networkHelpers.time.latest()) + 600n;
-      const order = buildSettlement(
-        [
-          erc20Leg(await tbill.getAddress(), 100n, seller.address, buyer.address),
-          erc20Leg(await cash.getAddress(), 99n, buyer.address, seller.address),
-        ],
-        deadline,
-      );
+      const { seller, buyer, dvp, order } = await twoLegOrder(50n); // the buyer is 49 short
       const signature = await signSettlement(buyer, order, dvp);
       const error = await settle(seller, dvp, order, [{ signer: buyer.address, signature }]).catch(
         (e: unknown) => e,

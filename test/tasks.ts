@@ -69,26 +69,40 @@ function writeAgreementFile(
   return file;
 }
 
+/** A fresh embedded chain, an empty deployments folder and a context whose log lines the test reads. */
+async function taskChain(networkName: string) {
+  const connection = await network.create();
+  const folder = mkdtempSync(path.join(tmpdir(), "tasks-"));
+  const lines: string[] = [];
+  const ctx: TaskContext = {
+    ethers: connection.ethers,
+    networkName,
+    deployments: folder,
+    log: (l) => lines.push(l),
+  };
+  return { ...connection, folder, lines, ctx };
+}
+
+/** What an action threw, as "<ErrorName>: <message>", or "no error". */
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => "no error",
+    (e: Error) => `${e.name}: ${e.message}`,
+  );
+
 describe("collateral:* tasks", function () {
   it("deploy, open, deposit, status and monitor validate their input and work end to end", async function () {
-    const { ethers } = await network.create();
+    const { ethers, folder, lines, ctx } = await taskChain("tasks-test");
     const [, , securedParty] = await ethers.getSigners();
-    const folder = mkdtempSync(path.join(tmpdir(), "tasks-"));
-    const lines: string[] = [];
-    const ctx: TaskContext = {
-      ethers,
-      networkName: "tasks-test",
-      deployments: folder,
-      log: (l) => lines.push(l),
-    };
-    const failure = (promise: Promise<unknown>) =>
+    // Bad input is a TaskInputError; anything else would be a bug.
+    const inputFailure = (promise: Promise<unknown>) =>
       promise.then(
         () => "no error",
         (e: Error) =>
           e instanceof TaskInputError ? e.message : `unexpected ${e.name}: ${e.message}`,
       );
 
-    expect(await failure(statusAction(ctx, { vault: "" }))).to.match(
+    expect(await inputFailure(statusAction(ctx, { vault: "" }))).to.match(
       /^no address book for "tasks-test"/,
     );
     await deployAction(ctx, { guardian: "" });
@@ -103,11 +117,11 @@ describe("collateral:* tasks", function () {
       await tbill.getAddress(),
       await feed.getAddress(),
     );
-    expect(await failure(openAction(ctx, { account: 0 }))).to.equal("--file is required");
+    expect(await inputFailure(openAction(ctx, { account: 0 }))).to.equal("--file is required");
     expect(
-      await failure(openAction(ctx, { file: path.join(folder, "missing.json"), account: 0 })),
+      await inputFailure(openAction(ctx, { file: path.join(folder, "missing.json"), account: 0 })),
     ).to.match(/^cannot read the agreement file/);
-    expect(await failure(openAction(ctx, { file, account: 99 }))).to.match(
+    expect(await inputFailure(openAction(ctx, { file, account: 99 }))).to.match(
       /^account 99 does not exist/,
     );
     const vault = await openAction(ctx, { file, account: 1 });
@@ -117,31 +131,33 @@ describe("collateral:* tasks", function () {
     const other = await ethers.deployContract("MockERC20", ["Other", "OTH", 18]);
     const asset = await tbill.getAddress();
     expect(
-      await failure(
+      await inputFailure(
         depositAction(ctx, { vault: securedParty.address, asset, amount: "1", account: 1 }),
       ),
     ).to.match(/is not an agreement of the factory/);
     expect(
-      await failure(
+      await inputFailure(
         depositAction(ctx, { vault, asset: await other.getAddress(), amount: "1", account: 1 }),
       ),
     ).to.match(/is not eligible collateral/);
     expect(
-      await failure(depositAction(ctx, { vault, asset, amount: "1.1234567", account: 1 })),
+      await inputFailure(depositAction(ctx, { vault, asset, amount: "1.1234567", account: 1 })),
     ).to.equal('"1.1234567" has 7 decimals, but TBILL has only 6');
     expect(
-      await failure(depositAction(ctx, { vault, asset: "0x1234", amount: "1", account: 1 })),
+      await inputFailure(depositAction(ctx, { vault, asset: "0x1234", amount: "1", account: 1 })),
     ).to.equal('asset "0x1234" is not an address');
     // Refused before anything is sent, the approval included: a zero amount, more than the wallet holds, the
     // wrong party.
     const sentBefore = await ethers.provider.getBlockNumber();
-    expect(await failure(depositAction(ctx, { vault, asset, amount: "0", account: 1 }))).to.equal(
-      "the deposit amount must be above zero",
-    );
     expect(
-      await failure(depositAction(ctx, { vault, asset, amount: "10001", account: 1 })),
+      await inputFailure(depositAction(ctx, { vault, asset, amount: "0", account: 1 })),
+    ).to.equal("the deposit amount must be above zero");
+    expect(
+      await inputFailure(depositAction(ctx, { vault, asset, amount: "10001", account: 1 })),
     ).to.equal(`${pledgor.address} holds 10000.0 TBILL, less than the 10001.0 TBILL to deposit`);
-    expect(await failure(depositAction(ctx, { vault, asset, amount: "1", account: 2 }))).to.equal(
+    expect(
+      await inputFailure(depositAction(ctx, { vault, asset, amount: "1", account: 2 })),
+    ).to.equal(
       `${securedParty.address} is not this agreement's pledgor (${pledgor.address}); only the pledgor may deposit`,
     );
     expect(await ethers.provider.getBlockNumber()).to.equal(sentBefore);
@@ -171,21 +187,8 @@ describe("collateral:* tasks", function () {
   });
 
   it("run an agreement's whole life: pledge, mark, withdraw, call, default, notice, appropriation, release, audit", async function () {
-    const { ethers, networkHelpers } = await network.create();
+    const { ethers, networkHelpers, folder, lines, ctx } = await taskChain("tasks-life");
     const [, pledgor, securedParty] = await ethers.getSigners();
-    const folder = mkdtempSync(path.join(tmpdir(), "tasks-"));
-    const lines: string[] = [];
-    const ctx: TaskContext = {
-      ethers,
-      networkName: "tasks-life",
-      deployments: folder,
-      log: (l) => lines.push(l),
-    };
-    const failure = (promise: Promise<unknown>) =>
-      promise.then(
-        () => "no error",
-        (e: Error) => `${e.name}: ${e.message}`,
-      );
     await deployAction(ctx, { guardian: "" });
     const tbill = await ethers.deployContract("MockERC20", ["T-Bill", "TBILL", 6]);
     const feed = await ethers.deployContract("MockPriceFeed", [8, 100_000_000n]);
@@ -252,21 +255,8 @@ describe("collateral:* tasks", function () {
   });
 
   it("sandbox: demo collateral on a local chain, pledged from its own agreement file, repriced by collateral:price", async function () {
-    const { ethers } = await network.create();
+    const { ethers, folder, lines, ctx } = await taskChain("sandbox-test");
     const [, pledgor] = await ethers.getSigners();
-    const folder = mkdtempSync(path.join(tmpdir(), "tasks-"));
-    const lines: string[] = [];
-    const ctx: TaskContext = {
-      ethers,
-      networkName: "sandbox-test",
-      deployments: folder,
-      log: (l) => lines.push(l),
-    };
-    const failure = (promise: Promise<unknown>) =>
-      promise.then(
-        () => "no error",
-        (e: Error) => `${e.name}: ${e.message}`,
-      );
     expect(await failure(sandboxAction(ctx, { accounts: 3 }))).to.match(
       /^TaskInputError: no address book for "sandbox-test"/,
     );
