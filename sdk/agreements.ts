@@ -384,9 +384,12 @@ export class Agreement {
   /**
    * Why each held asset without a valid price has none, in words: the oracle's own refusal (a stale, future-dated,
    * out-of-bounds or unreadable answer, a sequencer down) with its values, e.g. the feed's last update and maximum age.
+   * @param status This agreement's status when the caller has just read it (read here otherwise).
    */
-  async priceProblems(): Promise<Array<{ asset: string; message: string }>> {
-    const status = await this.status();
+  async priceProblems(
+    status?: AgreementStatus,
+  ): Promise<Array<{ asset: string; message: string }>> {
+    status ??= await this.status();
     const problems: Array<{ asset: string; message: string }> = [];
     for (const position of status.positions) {
       if (position.priceValid || position.balance === 0n) continue;

@@ -2,7 +2,6 @@
 pragma solidity ^0.8.28;
 
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
-import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IAgreementState} from "../interfaces/IAgreementState.sol";
@@ -44,11 +43,11 @@ abstract contract AgreementState is VaultStorage, ReentrancyGuardTransient, IAgr
         view
         returns (address pledgor, address securedParty, address controlAgent, address factory)
     {
-        return abi.decode(Clones.fetchCloneArgs(address(this)), (address, address, address, address));
+        return (_party(_PLEDGOR), _party(_SECURED_PARTY), _party(_CONTROL_AGENT), _party(_FACTORY));
     }
 
-    /// @dev The word of one party in the clone's immutable arguments (`parties()` order), read on its own: the guards
-    /// of every entry point save decoding all four (`fetchCloneArgs` copies them to memory first).
+    /// @dev The word of one party in the clone's immutable arguments (`parties()` order), copied straight from the
+    /// clone's code: the guards of every entry point read only the party they check.
     function _party(uint256 index) internal view returns (address party) {
         assembly ("memory-safe") {
             extcodecopy(address(), 0x00, add(_CLONE_ARGS_OFFSET, shl(5, index)), 0x20)

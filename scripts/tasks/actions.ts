@@ -155,8 +155,7 @@ function integerField(raw: unknown, what: string, max: bigint): bigint {
       `${what} is ${raw}, which is not a whole number a JSON number can carry exactly; give it as a string of digits`,
     );
   else throw new TaskInputError(`${what} must be a whole number, not ${JSON.stringify(raw)}`);
-  if (value < 0n || value > max)
-    throw new TaskInputError(`${what} is ${value}, outside 0..${max}`);
+  if (value < 0n || value > max) throw new TaskInputError(`${what} is ${value}, outside 0..${max}`);
   return value;
 }
 
@@ -195,11 +194,7 @@ export function parseAgreementFile(path: string): {
       throw new TaskInputError(
         `term "${name}" must be a decimal string such as "500000.25", not the JSON number ${raw} (which loses precision)`,
       );
-    try {
-      terms[name] = parseAmount(raw, 18, "a base-currency amount");
-    } catch (error) {
-      throw new TaskInputError(`term "${name}": ${(error as Error).message}`);
-    }
+    terms[name] = baseAmount(raw, `term "${name}"`);
     if (terms[name] >= 2n ** 128n)
       throw new TaskInputError(`term "${name}" is above the largest amount an agreement can carry`);
   }
@@ -250,6 +245,15 @@ export async function openAction(
 }
 
 /** collateral:deposit — posts a human amount ("1250.5") of an eligible asset, approving only what is missing. */
+/** A base-currency amount such as "500000.25" (18 decimals); `what` names it in the refusal. */
+export function baseAmount(text: string, what: string): bigint {
+  try {
+    return parseAmount(text, 18, "a base-currency amount");
+  } catch (error) {
+    throw new TaskInputError(`${what}: ${(error as Error).message}`);
+  }
+}
+
 /** The agreement at `--vault`, for the signer at `--account`. */
 export async function agreementFor(ctx: TaskContext, args: { vault?: string; account: number }) {
   const from = await signer(ctx, args.account);
@@ -330,7 +334,7 @@ export async function statusAction(
     ctx.log?.(describeStatus(s));
     if (s.pricesValid) continue;
     // Name each asset without a valid price and why, with the oracle's values (its last update, its maximum age).
-    for (const problem of await system.agreement(s.vault).priceProblems()) {
+    for (const problem of await system.agreement(s.vault).priceProblems(s)) {
       ctx.log?.(`  ${problem.asset} has no valid price: ${problem.message}`);
     }
   }

@@ -4,15 +4,11 @@
 // refusal comes back as the SDK's CollateralError.
 import { writeFileSync } from "node:fs";
 
-import {
-  auditTrailToCsv,
-  auditTrailToJson,
-  buildAuditTrail,
-  parseAmount,
-} from "../../sdk/index.js";
+import { auditTrailToCsv, auditTrailToJson, buildAuditTrail } from "../../sdk/index.js";
 import {
   TaskInputError,
   agreementFor,
+  baseAmount,
   asTaskInput,
   requireAddress,
   required,
@@ -21,15 +17,6 @@ import {
 } from "./actions.js";
 
 type AgreementArgs = { vault?: string; account: number };
-
-/** A base-currency amount such as "500000.25" (18 decimals). */
-function baseAmount(text: string, option: string): bigint {
-  try {
-    return parseAmount(text, 18, "a base-currency amount");
-  } catch (error) {
-    throw new TaskInputError(`${option}: ${(error as Error).message}`);
-  }
-}
 
 /** collateral:consent — the signer (pledgor or secured party) consents to the pledge on the current terms. */
 export async function consentAction(ctx: TaskContext, args: AgreementArgs) {
