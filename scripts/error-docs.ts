@@ -107,9 +107,13 @@ export async function collectErrorDocs(artifactPaths: readonly string[], artifac
   const declaredIn = new Map<string, string>();
   const enums = new Map<string, string[]>();
   const docs = new Map<string, ErrorDoc>();
+  const walked = new Set<string>();
   for (const artifact of artifacts) {
     const { output } = await readBuildInfo(artifact.buildInfoId);
-    for (const [sourceName, { ast }] of Object.entries(output.sources)) {
+    // Many artifacts share one build info: walk its sources' declarations once.
+    const sources = walked.has(artifact.buildInfoId) ? [] : Object.entries(output.sources);
+    walked.add(artifact.buildInfoId);
+    for (const [sourceName, { ast }] of sources) {
       const local = new Map<string, string>();
       declarations(ast, sourceName, local, enums);
       for (let [name, source] of local) {
