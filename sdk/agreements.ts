@@ -3,6 +3,7 @@ import {
   Contract,
   ZeroAddress,
   formatUnits,
+  parseUnits,
   getAddress,
   hexlify,
   id as keccakText,
@@ -10,10 +11,7 @@ import {
   keccak256,
   randomBytes,
   type ContractRunner,
-  type ContractTransactionResponse,
-  type LogDescription,
   type Signer,
-  type TransactionReceipt,
 } from "ethers";
 
 import {
@@ -26,7 +24,10 @@ import {
 } from "../types/ethers-contracts/index.js";
 import type { AddressBook } from "./deploy.js";
 import { buildSettlement, erc20Leg, randomNonce, signSettlement } from "./dvp.js";
-import { decodeError, withDecodedErrors } from "./errors.js";
+import { InputError, decodeError } from "./errors.js";
+import { transact } from "./transact.js";
+
+export { InputError };
 
 export const VAULT_STATES = [
   "Open",
@@ -118,21 +119,6 @@ export interface AgreementStatus {
   positions: AssetPosition[];
 }
 
-/** What every transaction-sending function returns: the receipt and the system's events it emitted. */
-export interface TxResult {
-  hash: string;
-  receipt: TransactionReceipt;
-  events: LogDescription[];
-}
-
-/** An input the SDK refuses before sending anything. */
-export class InputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "InputError";
-  }
-}
-
 /**
  * The EIP-712 domain of pledge consents: the factory's, which verifies them for its vaults. A consent names its
  * agreement through the vault's `termsHash()`, which commits to the vault's address.
@@ -150,25 +136,6 @@ export const PLEDGE_CONSENT_TYPES = {
 };
 
 const vaultInterface = CollateralVault__factory.createInterface();
-const factoryInterface = AgreementFactory__factory.createInterface();
-
-function decodeEvents(receipt: TransactionReceipt): LogDescription[] {
-  const events: LogDescription[] = [];
-  for (const log of receipt.logs) {
-    const parsed = vaultInterface.parseLog(log) ?? factoryInterface.parseLog(log);
-    if (parsed) events.push(parsed);
-  }
-  return events;
-}
-
-async function send(action: () => Promise<ContractTransactionResponse>): Promise<TxResult> {
-  return withDecodedErrors(async () => {
-    const tx = await action();
-    const receipt = await tx.wait();
-    if (!receipt) throw new Error(`transaction ${tx.hash} was dropped`);
-    return { hash: tx.hash, receipt, events: decodeEvents(receipt) };
-  });
-}
 
 /**
  * Converts a human amount ("1250.5") to raw token units with the token's decimals.
@@ -183,7 +150,7 @@ export function parseAmount(amount: string, decimals: number, symbol = "the toke
       `"${amount}" has ${fraction.length} decimals, but ${symbol} has only ${decimals}`,
     );
   }
-  return BigInt(match[1]) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
+  return parseUnits(amount.trim(), decimals);
 }
 
 /** The hash of a legal document (a Notice of Exclusive Control), for the on-chain record. */
@@ -252,7 +219,7 @@ export async function approveIfNeeded(
   const owner = await signer.getAddress();
   const allowance: bigint = await erc20.allowance(owner, spender);
   if (allowance >= amount) return undefined;
-  return send(() => erc20.approve(spender, amount) as Promise<ContractTransactionResponse>);
+  return transact(erc20.approve, spender, amount);
 }
 
 /** The system as deployed on one network: open agreements, read many statuses, run keeper batches. */
@@ -296,20 +263,19 @@ export class CollateralSystem {
     terms: AgreementTerms;
     schedule: EligibilityLine[];
     salt?: string;
-  }): Promise<TxResult & { vault: string; agreement: Agreement }> {
+  }) {
     const signer = this.signer();
     const salt = params.salt ?? hexlify(randomBytes(32));
     const creator = await signer.getAddress();
     const vault = await this.predictVault({ ...params, creator, salt });
-    const result = await send(() =>
-      this.factory.openAgreement(
-        params.pledgor,
-        params.securedParty,
-        params.controlAgent ?? ZeroAddress,
-        params.terms,
-        params.schedule,
-        salt,
-      ),
+    const result = await transact(
+      this.factory.openAgreement,
+      params.pledgor,
+      params.securedParty,
+      params.controlAgent ?? ZeroAddress,
+      params.terms,
+      params.schedule,
+      salt,
     );
     return { ...result, vault, agreement: this.agreement(vault) };
   }
@@ -336,10 +302,8 @@ export class CollateralSystem {
    * As a keeper: opens margin calls for every due agreement among `vaults` in one transaction; returns which got
    * a call and which were met at once by their automatic top-up.
    */
-  async issueMarginCalls(
-    vaults: string[],
-  ): Promise<TxResult & { called: string[]; met: string[] }> {
-    const result = await send(() => this.factory.issueMarginCalls(vaults));
+  async issueMarginCalls(vaults: string[]) {
+    const result = await transact(this.factory.issueMarginCalls, vaults);
     const called: string[] = [];
     const met: string[] = [];
     for (const log of result.receipt.logs) {
@@ -452,25 +416,23 @@ export class Agreement {
    * not even the approval, unless the signer is the pledgor, the vault takes deposits, the asset is eligible and the
    * wallet holds the amount.
    */
-  async deposit(asset: string, amount: bigint): Promise<TxResult> {
+  async deposit(asset: string, amount: bigint) {
     await this.checkDelivery("deposit", asset, amount, ["Open", "Pledged", "MarginCall"]);
     await approveIfNeeded(this.signer(), asset, this.address, amount);
-    return send(() => this.vault.deposit(asset, amount));
+    return transact(this.vault.deposit, asset, amount);
   }
 
   /**
    * Sets the accounted balance of `asset` to what the vault holds (rebasing tokens): anyone writes a shortfall
    * down; only the pledgor credits a surplus, and only of an eligible asset.
    */
-  async reconcile(asset: string): Promise<TxResult> {
-    return send(() => this.vault.reconcile(asset));
+  async reconcile(asset: string) {
+    return transact(this.vault.reconcile, asset);
   }
 
   /** Takes back `amount` of `asset` (the pledgor), to itself unless `to` is given. */
-  async withdraw(asset: string, amount: bigint, to?: string): Promise<TxResult> {
-    return send(async () =>
-      this.vault.withdraw(asset, amount, to ?? (await this.signer().getAddress())),
-    );
+  async withdraw(asset: string, amount: bigint, to?: string) {
+    return transact(this.vault.withdraw, asset, amount, to ?? (await this.signer().getAddress()));
   }
 
   /** Swaps `amountOut` of `assetOut` for `amountIn` of `assetIn` in one transaction (the pledgor). */
@@ -483,15 +445,8 @@ export class Agreement {
   ) {
     await this.checkDelivery("substitute", assetIn, amountIn, ["Pledged"]);
     await approveIfNeeded(this.signer(), assetIn, this.address, amountIn);
-    return send(async () =>
-      this.vault.substitute(
-        assetIn,
-        amountIn,
-        assetOut,
-        amountOut,
-        to ?? (await this.signer().getAddress()),
-      ),
-    );
+    const receiver = to ?? (await this.signer().getAddress());
+    return transact(this.vault.substitute, assetIn, amountIn, assetOut, amountOut, receiver);
   }
 
   /**
@@ -499,9 +454,9 @@ export class Agreement {
    * reviewed; read now when omitted). The second consent to the same terms moves the vault to Pledged; a schedule
    * change in between voids the first, and a consent naming terms that changed is refused (`TermsHashMismatch`).
    */
-  async consentToPledge(termsHash?: string): Promise<TxResult> {
+  async consentToPledge(termsHash?: string) {
     const hash = termsHash ?? (await this.vault.termsHash());
-    return send(() => this.vault.consentToPledge(hash));
+    return transact(this.vault.consentToPledge, hash);
   }
 
   /** Signs this party's EIP-712 pledge consent (in the factory's domain) for the other party to submit. */
@@ -517,29 +472,29 @@ export class Agreement {
   }
 
   /** Consents and submits the other party's signed consent in one transaction. */
-  async pledgeWithSignature(deadline: bigint, otherPartySignature: string): Promise<TxResult> {
-    return send(() => this.vault.pledgeWithSignature(deadline, otherPartySignature));
+  async pledgeWithSignature(deadline: bigint, otherPartySignature: string) {
+    return transact(this.vault.pledgeWithSignature, deadline, otherPartySignature);
   }
 
   /** The secured party's exposure, in base currency WAD. */
-  async setExposure(exposure: bigint): Promise<TxResult> {
-    return send(() => this.vault.setExposure(exposure));
+  async setExposure(exposure: bigint) {
+    return transact(this.vault.setExposure, exposure);
   }
 
   /**
    * The pledgor disputes the latest mark within its dispute window, with its own figure: that figure (never below
    * what was already enforceable) is then what stays callable and enforceable until the dispute ends.
    */
-  async disputeExposure(pledgorExposure: bigint): Promise<TxResult> {
-    return send(() => this.vault.disputeExposure(pledgorExposure));
+  async disputeExposure(pledgorExposure: bigint) {
+    return transact(this.vault.disputeExposure, pledgorExposure);
   }
 
   /**
    * Ends or narrows a dispute, by agreement: the pledgor accepts the mark (a figure at or above it) or raises its
    * own figure; the secured party accepts the pledgor's figure or less; the control agent decides any figure.
    */
-  async resolveDispute(agreedExposure: bigint): Promise<TxResult> {
-    return send(() => this.vault.resolveDispute(agreedExposure));
+  async resolveDispute(agreedExposure: bigint) {
+    return transact(this.vault.resolveDispute, agreedExposure);
   }
 
   /** What a notice delivered now would make due before the penalty (see `AgreementStatus.enforceableExposure`). */
@@ -562,27 +517,26 @@ export class Agreement {
   async configureTopUp(
     source: string,
     assets: { asset: string; cap: bigint }[],
-  ): Promise<TxResult> {
-    return send(() =>
-      this.vault.configureTopUp(
-        source,
-        assets.map((a) => a.asset),
-        assets.map((a) => a.cap),
-      ),
+  ) {
+    return transact(
+      this.vault.configureTopUp,
+      source,
+      assets.map((a) => a.asset),
+      assets.map((a) => a.cap),
     );
   }
 
   /** As a keeper: opens a margin call; `met` tells whether the automatic top-up met it at once. */
-  async issueMarginCall(): Promise<TxResult & { met: boolean }> {
-    const result = await send(() => this.vault.issueMarginCall());
-    return { ...result, met: result.events.some((e) => e.name === "MarginCallMet") };
+  async issueMarginCall() {
+    const result = await transact(this.vault.issueMarginCall);
+    return { ...result, met: result.result };
   }
 
   /**
    * Closes the open margin call once it is met (anyone may). Without an open call nothing is sent and the
    * `InputError` says why: a delivery that meets a call closes it in the same transaction (`MarginCallMet`).
    */
-  async closeMarginCall(): Promise<TxResult> {
+  async closeMarginCall() {
     const state = VAULT_STATES[Number(await this.vault.state())];
     if (state === "Pledged") {
       throw new InputError(
@@ -593,42 +547,41 @@ export class Agreement {
     if (state !== "MarginCall") {
       throw new InputError(`no margin call is open: the vault is ${state}`);
     }
-    return send(() => this.vault.closeMarginCall());
+    return transact(this.vault.closeMarginCall);
   }
 
-  async declareDefault(): Promise<TxResult> {
-    return send(() => this.vault.declareDefault());
+  async declareDefault() {
+    return transact(this.vault.declareDefault);
   }
 
   /** Delivers the Notice of Exclusive Control: pass the signed document (hashed here) or its 32-byte hash. */
-  async deliverNoticeOfExclusiveControl(document: string | Uint8Array): Promise<TxResult> {
+  async deliverNoticeOfExclusiveControl(document: string | Uint8Array) {
     const hash =
       typeof document === "string" && isHexString(document, 32) ? document : documentHash(document);
-    return send(() => this.vault.deliverNoticeOfExclusiveControl(hash));
+    return transact(this.vault.deliverNoticeOfExclusiveControl, hash);
   }
 
   /** Under exclusive control: appropriates `amount` of `asset` to `to` at oracle value. */
-  async instructTransfer(asset: string, amount: bigint, to: string): Promise<TxResult> {
-    return send(() => this.vault.instructTransfer(asset, amount, to));
+  async instructTransfer(asset: string, amount: bigint, to: string) {
+    return transact(this.vault.instructTransfer, asset, amount, to);
   }
 
   /**
    * Under exclusive control: sells `amount` of `asset` to `buyer` for `cashAmount` of `cashToken` through DvP.
    * `buyerSignature` is the buyer's signature of `liquidationSettlement(...)`; see `signLiquidation`.
    */
-  async liquidate(params: LiquidationOrder & { buyerSignature: string }): Promise<TxResult> {
+  async liquidate(params: LiquidationOrder & { buyerSignature: string }) {
     const p = params;
-    return send(() =>
-      this.vault.liquidate(
-        p.asset,
-        p.amount,
-        p.cashToken,
-        p.cashAmount,
-        p.buyer,
-        p.deadline,
-        p.nonce,
-        p.buyerSignature,
-      ),
+    return transact(
+      this.vault.liquidate,
+      p.asset,
+      p.amount,
+      p.cashToken,
+      p.cashAmount,
+      p.buyer,
+      p.deadline,
+      p.nonce,
+      p.buyerSignature,
     );
   }
 
@@ -663,13 +616,13 @@ export class Agreement {
    * the pledge; under exclusive control anyone may once what is still due is below the minimum transfer amount or
    * the appropriation period has passed since the notice or the last appropriation.
    */
-  async release(): Promise<TxResult> {
-    return send(() => this.vault.release());
+  async release() {
+    return transact(this.vault.release);
   }
 
   /** The secured party changes one schedule line (a live tightening waits out the notice period). */
-  async changeEligibility(line: EligibilityLine): Promise<TxResult> {
-    return send(() => this.vault.changeEligibility(line));
+  async changeEligibility(line: EligibilityLine) {
+    return transact(this.vault.changeEligibility, line);
   }
 }
 

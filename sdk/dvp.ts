@@ -4,18 +4,19 @@ import {
   TypedDataEncoder,
   getAddress,
   hexlify,
+  isAddress,
   randomBytes,
   recoverAddress,
   toBigInt,
   type ContractRunner,
   type Provider,
   type Signer,
-  type TransactionReceipt,
   type TypedDataDomain,
 } from "ethers";
 
 import { DvPSettlement__factory } from "../types/ethers-contracts/index.js";
-import { withDecodedErrors } from "./errors.js";
+import { InputError } from "./errors.js";
+import { transact } from "./transact.js";
 
 /** Token kinds, as the `TokenKind` enum of IDvPSettlement. */
 export const TokenKind = { ERC20: 0, ERC721: 1, ERC1155: 2 } as const;
@@ -92,30 +93,41 @@ export function randomNonce(): bigint {
   return toBigInt(hexlify(randomBytes(32)));
 }
 
-/** Builds a settlement, checking what the contract would refuse before anyone signs it. */
+/**
+ * Builds a settlement, checking what the contract would refuse before anyone signs it.
+ * @throws InputError naming the leg and what is wrong with it.
+ */
 export function buildSettlement(
   legs: Leg[],
   deadline: bigint,
   nonce: bigint = randomNonce(),
 ): Settlement {
-  if (legs.length < 2) throw new Error(`a settlement needs at least two legs; got ${legs.length}`);
-  legs.forEach((leg, i) => {
-    if (leg.amount <= 0n) throw new Error(`leg ${i} has a zero amount`);
-    if (leg.kind === TokenKind.ERC721 && leg.amount !== 1n)
-      throw new Error(`ERC-721 leg ${i} must have amount 1`);
-    if (leg.kind === TokenKind.ERC20 && leg.id !== 0n)
-      throw new Error(`ERC-20 leg ${i} must have id 0`);
-  });
-  return {
-    legs: legs.map((l) => ({
-      ...l,
-      token: getAddress(l.token),
-      from: getAddress(l.from),
-      to: getAddress(l.to),
-    })),
-    deadline,
-    nonce,
+  if (legs.length < 2) {
+    throw new InputError(`a settlement needs at least two legs; it has ${legs.length}`);
+  }
+  const kinds = Object.values(TokenKind) as number[];
+  const address = (value: string, i: number, field: string) => {
+    if (!isAddress(value)) throw new InputError(`leg ${i}: ${field} "${value}" is not an address`);
+    return getAddress(value);
   };
+  const checked = legs.map((leg, i) => {
+    if (!kinds.includes(leg.kind)) {
+      throw new InputError(`leg ${i} has the token kind ${leg.kind}; known kinds are ${kinds.join(", ")}`);
+    }
+    if (leg.amount <= 0n) throw new InputError(`leg ${i} has a zero amount`);
+    if (leg.kind === TokenKind.ERC721 && leg.amount !== 1n) {
+      throw new InputError(`ERC-721 leg ${i} must have amount 1, not ${leg.amount}`);
+    }
+    if (leg.kind === TokenKind.ERC20 && leg.id !== 0n) {
+      throw new InputError(`ERC-20 leg ${i} must have id 0, not ${leg.id}`);
+    }
+    const from = address(leg.from, i, "from");
+    const to = address(leg.to, i, "to");
+    return { ...leg, token: address(leg.token, i, "token"), from, to };
+  });
+  if (deadline <= 0n) throw new InputError(`the deadline must be a Unix time, not ${deadline}`);
+  if (nonce < 0n || nonce >= 2n ** 256n) throw new InputError(`the nonce ${nonce} is not a uint256`);
+  return { legs: checked, deadline, nonce };
 }
 
 /** The EIP-712 digest a signer signs; also the settlement id the contract emits. */
@@ -174,27 +186,22 @@ export async function verifySettlementSignature(
     : { valid: false, reason: `the signature recovers to ${recovered}, not ${signer}` };
 }
 
-/** Settles `settlement` with the signatures of every sender other than the caller. */
+/**
+ * Settles `settlement` with the signatures of every sender other than the caller; `settlementId` (also the
+ * `result`) identifies it in the `Settled` event.
+ */
 export async function settle(
   runner: ContractRunner,
   dvp: string,
   settlement: Settlement,
   signatures: { signer: string; signature: string }[],
-): Promise<{ settlementId: string; receipt: TransactionReceipt }> {
+) {
   const contract = DvPSettlement__factory.connect(dvp, runner);
-  return withDecodedErrors(async () => {
-    const tx = await contract.settle(settlement, signatures);
-    const receipt = await tx.wait();
-    if (!receipt) throw new Error(`transaction ${tx.hash} was dropped`);
-    const settled = receipt.logs
-      .map((l) => contract.interface.parseLog(l))
-      .find((e) => e?.name === "Settled");
-    return { settlementId: settled!.args.settlementId as string, receipt };
-  });
+  const sent = await transact(contract.settle, settlement, signatures);
+  return { ...sent, settlementId: sent.result };
 }
 
 /** Cancels one of the caller's nonces so no order signed with it can settle. */
 export async function cancelNonce(runner: ContractRunner, dvp: string, nonce: bigint) {
-  const contract = DvPSettlement__factory.connect(dvp, runner);
-  return withDecodedErrors(async () => (await contract.cancelNonce(nonce)).wait());
+  return transact(DvPSettlement__factory.connect(dvp, runner).cancelNonce, nonce);
 }

@@ -200,3 +200,11 @@ export async function withDecodedErrors<T>(action: () => Promise<T>): Promise<T>
     throw decodeError(error) ?? error;
   }
 }
+
+/** An input the SDK refuses before sending anything. */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InputError";
+  }
+}

@@ -12,22 +12,25 @@ import {
   auditTrailToCsv,
   auditTrailToJson,
   buildAuditTrail,
-  ERROR_FRAGMENTS,
-  ERROR_MESSAGES,
   InputError,
   buildSettlement,
   cancelNonce,
   decodeError,
   deploySystem,
   erc20Leg,
+  formatAmount,
+  formatWad,
   loadAddressBook,
   parseAmount,
   settle,
+  settlementDigest,
   signSettlement,
+  TokenKind,
   verifySettlementSignature,
   type AddressBook,
   type EligibilityLine,
 } from "../sdk/index.js";
+import { ERROR_FRAGMENTS, ERROR_MESSAGES } from "../sdk/errors.js";
 import {
   DvPSettlement__factory,
   type MockERC20,
@@ -246,6 +249,12 @@ describe("SDK", function () {
       // A good deposit still goes through: approval, then the deposit.
       await agreement.deposit(tbillAddress, 1_000_000n);
       expect(await tbill.balanceOf(vault)).to.equal(1_000_000n);
+      // Every transaction is simulated first: the contract's refusal comes back without a transaction mined.
+      const block = await connection.ethers.provider.getBlockNumber();
+      const refused = await agreement.withdraw(tbillAddress, 2_000_000n).catch((e: unknown) => e);
+      expect(refused).to.be.instanceOf(CollateralError);
+      expect((refused as CollateralError).errorName).to.equal("InsufficientCollateral");
+      expect(await connection.ethers.provider.getBlockNumber()).to.equal(block);
     });
 
     it("validates human amounts against the token's decimals", function () {
@@ -255,6 +264,10 @@ describe("SDK", function () {
         '"1.1234567" has 7 decimals, but TBILL has only 6',
       );
       expect(() => parseAmount("-3", 6)).to.throw(InputError, "is not a positive decimal amount");
+      expect(formatAmount(1_234_500_000n, 6)).to.equal("1,234.5");
+      expect(formatAmount(1_234_567_891n, 6, 2)).to.equal("1,234.56"); // truncated, never rounded up
+      expect(formatAmount(0n, 6)).to.equal("0");
+      expect(formatWad(-(10n ** 22n) - 5n * 10n ** 17n)).to.equal("-10,000.5");
     });
 
     it("runs a keeper batch and reports which agreements got a call", async function () {
@@ -408,7 +421,11 @@ describe("SDK", function () {
         buyer: buyer.address,
         deadline,
       });
-      await agreement.as(securedParty).liquidate(order);
+      // One return shape: the sale's settlement id is the decoded return value, and its events are decoded.
+      const sale = await agreement.as(securedParty).liquidate(order);
+      expect(sale.result).to.match(/^0x[0-9a-f]{64}$/);
+      expect(sale.events.map((e) => e.name)).to.include.members(["Liquidated", "Settled"]);
+      expect(sale.receipt.hash).to.equal(sale.hash);
       await agreement
         .as(securedParty)
         .instructTransfer(tbillAddress, parseAmount("300", 6), securedParty.address);
@@ -542,6 +559,7 @@ describe("SDK", function () {
         { signer: buyer.address, signature },
       ]);
       expect(settlementId).to.match(/^0x[0-9a-f]{64}$/);
+      expect(settlementId).to.equal(settlementDigest(order, 31337n, dvp));
       expect(await cash.balanceOf(seller.address)).to.equal(99n);
       const replay = await settle(seller, dvp, order, [{ signer: buyer.address, signature }]).catch(
         (e: unknown) => e,
@@ -550,7 +568,31 @@ describe("SDK", function () {
         `NonceAlreadyUsed: Nonce ${order.nonce} of ${buyer.address} was already used by a settlement or ` +
           "cancelled by its owner.",
       );
-      expect(() => buildSettlement([order.legs[0]], deadline)).to.throw("at least two legs");
+      expect(() => buildSettlement([order.legs[0]], deadline)).to.throw(
+        InputError,
+        "a settlement needs at least two legs; it has 1",
+      );
+      const [tbillLeg, cashLeg] = order.legs;
+      const refusal = (legs: typeof order.legs, due = deadline) => {
+        try {
+          buildSettlement(legs, due);
+          return "no error";
+        } catch (e) {
+          return e instanceof InputError ? e.message : `unexpected ${(e as Error).name}`;
+        }
+      };
+      expect(refusal([tbillLeg, { ...cashLeg, amount: 0n }])).to.equal("leg 1 has a zero amount");
+      expect(refusal([tbillLeg, { ...cashLeg, kind: 7 }])).to.equal(
+        "leg 1 has the token kind 7; known kinds are 0, 1, 2",
+      );
+      expect(refusal([{ ...tbillLeg, id: 3n }, cashLeg])).to.equal("ERC-20 leg 0 must have id 0, not 3");
+      expect(refusal([tbillLeg, { ...cashLeg, kind: TokenKind.ERC721, amount: 2n }])).to.equal(
+        "ERC-721 leg 1 must have amount 1, not 2",
+      );
+      expect(refusal([tbillLeg, { ...cashLeg, to: "0x1234" }])).to.equal(
+        'leg 1: to "0x1234" is not an address',
+      );
+      expect(refusal([tbillLeg, cashLeg], 0n)).to.equal("the deadline must be a Unix time, not 0");
     });
 
     it("reports a token's own revert (ERC-6093) as a typed error naming the shortfall, not as raw revert data", async function () {
