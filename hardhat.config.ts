@@ -58,6 +58,45 @@ const errorDocs: HardhatPlugin = {
   hookHandlers: { solidity: () => import("./scripts/hooks/error-docs.js") },
 };
 
+/**
+ * A task's action, loaded only when the task runs: the function `name` of `scripts/tasks/<file>.ts`, run on the
+ * task's network by `taskAction` (bad input and contract refusals printed as a message, not a stack trace).
+ */
+const taskFrom = (file: string, name: string) => async () => {
+  const [module, { taskAction }] = await Promise.all([
+    import(`./scripts/tasks/${file}.js`),
+    import("./scripts/tasks/run.js"),
+  ]);
+  return { default: taskAction(module[name]) };
+};
+const ACTION = {
+  deploy: taskFrom("actions", "deployAction"),
+  open: taskFrom("actions", "openAction"),
+  deposit: taskFrom("actions", "depositAction"),
+  status: taskFrom("actions", "statusAction"),
+  monitor: taskFrom("actions", "monitorAction"),
+  consent: taskFrom("lifecycle", "consentAction"),
+  exposure: taskFrom("lifecycle", "exposureAction"),
+  withdraw: taskFrom("lifecycle", "withdrawAction"),
+  substitute: taskFrom("lifecycle", "substituteAction"),
+  reconcile: taskFrom("lifecycle", "reconcileAction"),
+  call: taskFrom("lifecycle", "callAction"),
+  "close-call": taskFrom("lifecycle", "closeCallAction"),
+  default: taskFrom("lifecycle", "defaultAction"),
+  notice: taskFrom("lifecycle", "noticeAction"),
+  instruct: taskFrom("lifecycle", "instructAction"),
+  release: taskFrom("lifecycle", "releaseAction"),
+  audit: taskFrom("lifecycle", "auditAction"),
+  dispute: taskFrom("margin", "disputeAction"),
+  resolve: taskFrom("margin", "resolveAction"),
+  "top-up": taskFrom("margin", "topUpAction"),
+  "sign-pledge": taskFrom("signatures", "signPledgeAction"),
+  pledge: taskFrom("signatures", "pledgeAction"),
+  "sign-sale": taskFrom("signatures", "signSaleAction"),
+  liquidate: taskFrom("signatures", "liquidateAction"),
+  sandbox: taskFrom("local-sandbox", "sandboxAction"),
+  price: taskFrom("local-sandbox", "priceAction"),
+};
 // Tasks for integrators: `npx hardhat collateral:<name> --network <network> --help` lists each one's options.
 type TaskBuilder = ReturnType<typeof task>;
 const withVault = (builder: TaskBuilder) =>
@@ -92,11 +131,11 @@ const lifecycleTasks = [
       "Consents to the pledge on the agreement's current terms (pledgor or secured party)",
     ),
   )
-    .setAction(() => import("./scripts/tasks/consent.js"))
+    .setAction(ACTION.consent)
     .build(),
   withVault(task("collateral:exposure", "Marks the exposure, in the base currency (secured party)"))
     .addOption(stringOption("exposure", "Base-currency amount, e.g. 500000.25"))
-    .setAction(() => import("./scripts/tasks/exposure.js"))
+    .setAction(ACTION.exposure)
     .build(),
   withVault(
     withAssetAmount(
@@ -108,13 +147,96 @@ const lifecycleTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(() => import("./scripts/tasks/withdraw.js"))
+    .setAction(ACTION.withdraw)
+    .build(),
+  withVault(
+    task(
+      "collateral:substitute",
+      "Swaps collateral in one transaction (pledgor): what comes out worth no more than what goes in",
+    ),
+  )
+    .addOption(stringOption("assetIn", "The eligible asset delivered"))
+    .addOption(stringOption("amountIn", "Whole tokens of --asset-in"))
+    .addOption(stringOption("assetOut", "The asset taken back"))
+    .addOption(stringOption("amountOut", "Whole tokens of --asset-out"))
+    .addOption({
+      ...stringOption("to", "Receiver of --asset-out (default: the signer)"),
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .setAction(ACTION.substitute)
+    .build(),
+  withVault(
+    task(
+      "collateral:reconcile",
+      "Sets an asset's accounted balance to what the vault holds (a rebasing token)",
+    ),
+  )
+    .addOption(stringOption("asset", "The asset"))
+    .setAction(ACTION.reconcile)
+    .build(),
+  withVault(task("collateral:dispute", "Disputes the latest mark with the pledgor's own figure"))
+    .addOption(stringOption("exposure", "The pledgor's figure, base currency, e.g. 450000"))
+    .setAction(ACTION.dispute)
+    .build(),
+  withVault(
+    task(
+      "collateral:resolve",
+      "Ends or narrows a dispute at an agreed figure (pledgor, secured party or control agent)",
+    ),
+  )
+    .addOption(stringOption("exposure", "The agreed figure, base currency"))
+    .setAction(ACTION.resolve)
+    .build(),
+  withVault(
+    task(
+      "collateral:top-up",
+      "Pre-authorises automatic top-ups (pledgor): a source and assets in cost order with caps",
+    ),
+  )
+    .addOption({
+      ...stringOption(
+        "source",
+        "The address pulled from (default: the signer, which then approves)",
+      ),
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .addOption(stringOption("assets", "asset:cap,asset:cap in cost order, caps in whole tokens"))
+    .setAction(ACTION["top-up"])
+    .build(),
+  withVault(
+    task(
+      "collateral:sign-pledge",
+      "Signs this party's pledge consent for the other party to submit (writes a consent file)",
+    ),
+  )
+    .addOption({
+      ...stringOption("validFor", "Seconds the consent stays valid"),
+      type: ArgumentType.STRING,
+      defaultValue: "86400",
+    })
+    .addOption({
+      ...stringOption("out", "File to write (default: print)"),
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .setAction(ACTION["sign-pledge"])
+    .build(),
+  withVault(
+    task(
+      "collateral:pledge",
+      "Consents and submits the other party's signed consent: the vault is Pledged",
+    ),
+  )
+    .addOption(stringOption("consent", "The consent file collateral:sign-pledge wrote"))
+    .setAction(ACTION.pledge)
     .build(),
   withVault(task("collateral:call", "Issues the margin call that is due (anyone)"))
-    .setAction(() => import("./scripts/tasks/call.js"))
+    .setAction(ACTION.call)
     .build(),
   withVault(task("collateral:close-call", "Closes a margin call the collateral now meets (anyone)"))
-    .setAction(() => import("./scripts/tasks/close-call.js"))
+    .setAction(ACTION["close-call"])
     .build(),
   withVault(
     task(
@@ -122,11 +244,11 @@ const lifecycleTasks = [
       "Declares a default: the pledgor's acknowledgement, or a call unmet past its deadline",
     ),
   )
-    .setAction(() => import("./scripts/tasks/default.js"))
+    .setAction(ACTION.default)
     .build(),
   withVault(task("collateral:notice", "Delivers the Notice of Exclusive Control (secured party)"))
     .addOption(stringOption("document", "The signed notice's text, or its 32-byte hash"))
-    .setAction(() => import("./scripts/tasks/notice.js"))
+    .setAction(ACTION.notice)
     .build(),
   withVault(
     withAssetAmount(
@@ -134,10 +256,41 @@ const lifecycleTasks = [
     ),
   )
     .addOption(stringOption("to", "Receiver"))
-    .setAction(() => import("./scripts/tasks/instruct.js"))
+    .setAction(ACTION.instruct)
+    .build(),
+  withVault(
+    withAssetAmount(
+      task(
+        "collateral:sign-sale",
+        "As the buyer, offers cash for collateral under exclusive control (approves DvP, writes an order file)",
+      ),
+    ),
+  )
+    .addOption(stringOption("cashToken", "The eligible asset paid"))
+    .addOption(stringOption("cashAmount", "Whole tokens of --cash-token"))
+    .addOption({
+      ...stringOption("validFor", "Seconds the offer stays valid"),
+      type: ArgumentType.STRING,
+      defaultValue: "3600",
+    })
+    .addOption({
+      ...stringOption("out", "File to write (default: print)"),
+      type: ArgumentType.STRING,
+      defaultValue: "",
+    })
+    .setAction(ACTION["sign-sale"])
+    .build(),
+  withVault(
+    task(
+      "collateral:liquidate",
+      "Executes a buyer's signed sale through DvP (secured party or control agent)",
+    ),
+  )
+    .addOption(stringOption("order", "The order file collateral:sign-sale wrote"))
+    .setAction(ACTION.liquidate)
     .build(),
   withVault(task("collateral:release", "Returns the collateral to the pledgor"))
-    .setAction(() => import("./scripts/tasks/release.js"))
+    .setAction(ACTION.release)
     .build(),
   withVault(task("collateral:audit", "Exports the agreement's reconciled audit trail"))
     .addOption({
@@ -150,7 +303,7 @@ const lifecycleTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(() => import("./scripts/tasks/audit.js"))
+    .setAction(ACTION.audit)
     .build(),
 ];
 
@@ -166,7 +319,7 @@ const sandboxTasks = [
       type: ArgumentType.INT,
       defaultValue: 5,
     })
-    .setAction(() => import("./scripts/tasks/sandbox.js"))
+    .setAction(ACTION.sandbox)
     .build(),
   task(
     "collateral:price",
@@ -174,7 +327,7 @@ const sandboxTasks = [
   )
     .addOption(stringOption("symbol", "TBILL or USDS (the fund share is priced by USDS)"))
     .addOption(stringOption("price", "US dollars, up to 8 decimals"))
-    .setAction(() => import("./scripts/tasks/price.js"))
+    .setAction(ACTION.price)
     .build(),
 ];
 
@@ -186,7 +339,7 @@ const collateralTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(() => import("./scripts/tasks/deploy.js"))
+    .setAction(ACTION.deploy)
     .build(),
   task(
     "collateral:open",
@@ -204,7 +357,7 @@ const collateralTasks = [
       type: ArgumentType.INT,
       defaultValue: 0,
     })
-    .setAction(() => import("./scripts/tasks/open.js"))
+    .setAction(ACTION.open)
     .build(),
   withVault(
     withAssetAmount(
@@ -214,7 +367,7 @@ const collateralTasks = [
       ),
     ),
   )
-    .setAction(() => import("./scripts/tasks/deposit.js"))
+    .setAction(ACTION.deposit)
     .build(),
   task("collateral:status", "Prints the status of one agreement, or of all")
     .addOption({
@@ -223,7 +376,7 @@ const collateralTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(() => import("./scripts/tasks/status.js"))
+    .setAction(ACTION.status)
     .build(),
   task(
     "collateral:monitor",
@@ -242,7 +395,7 @@ const collateralTasks = [
       type: ArgumentType.INT,
       defaultValue: 0,
     })
-    .setAction(() => import("./scripts/tasks/monitor.js"))
+    .setAction(ACTION.monitor)
     .build(),
 ];
 
@@ -287,10 +440,11 @@ export default defineConfig({
       type: "edr-simulated",
       chainType: "l1",
     },
+    // `npx hardhat node` on its default port; LOCALHOST_RPC_URL points at another (a test's own node).
     localhost: {
       type: "http",
       chainType: "l1",
-      url: "http://127.0.0.1:8545",
+      url: process.env.LOCALHOST_RPC_URL || "http://127.0.0.1:8545",
     },
     // Remote networks: URL and key come from configuration variables
     // (`npx hardhat keystore set SEPOLIA_RPC_URL`, or the environment), never from the repo.

@@ -23,9 +23,18 @@ import {
   exposureAction,
   instructAction,
   noticeAction,
+  reconcileAction,
   releaseAction,
+  substituteAction,
   withdrawAction,
 } from "../scripts/tasks/lifecycle.js";
+import { disputeAction, resolveAction, topUpAction } from "../scripts/tasks/margin.js";
+import {
+  liquidateAction,
+  pledgeAction,
+  signPledgeAction,
+  signSaleAction,
+} from "../scripts/tasks/signatures.js";
 import { priceAction, sandboxAction } from "../scripts/tasks/local-sandbox.js";
 
 /** An agreement file: the secured party, the fixture's terms and one T-bill line at $1. */
@@ -291,5 +300,149 @@ describe("collateral:* tasks", function () {
     expect(await failure(priceAction(ctx, { symbol: "TBILL", price: "abc" }))).to.equal(
       'TaskInputError: --price "abc" is not a decimal number of at most 8 decimals',
     );
+  });
+  it("signed consents, disputes, top-ups, substitution and sales refuse bad files and input before sending anything", async function () {
+    const { ethers, networkHelpers, folder, lines, ctx } = await taskChain("tasks-signed");
+    const [, pledgor, securedParty, keeper, buyer] = await ethers.getSigners();
+    await deployAction(ctx, { guardian: "" });
+    const { tokens } = await sandboxAction(ctx, { accounts: 5 });
+    const vault = await openAction(ctx, {
+      file: path.join(folder, "sandbox", "tasks-signed.agreement.json"),
+      account: 1,
+    });
+    const other = await openAction(ctx, {
+      file: path.join(folder, "sandbox", "tasks-signed.agreement.json"),
+      account: 1,
+    });
+    const nothingSent = async (attempt: () => Promise<unknown>, message: string | RegExp) => {
+      const block = await ethers.provider.getBlockNumber();
+      const error = await failure(attempt());
+      if (typeof message === "string") expect(error).to.equal(`TaskInputError: ${message}`);
+      else expect(error).to.match(message);
+      expect(await ethers.provider.getBlockNumber()).to.equal(block);
+    };
+    await depositAction(ctx, { vault, asset: tokens.TBILL, amount: "1000000", account: 1 });
+
+    // Pledge consents: the signer must be a party, the file must be this vault's, current and not the submitter's.
+    await nothingSent(
+      () => signPledgeAction(ctx, { vault, account: 3 }),
+      `${keeper.address} is neither the pledgor (${pledgor.address}) nor the secured party (${securedParty.address}) of ${vault}`,
+    );
+    await nothingSent(
+      () => signPledgeAction(ctx, { vault, account: 2, validFor: "soon" }),
+      '--valid-for must be a positive number of seconds, not "soon"',
+    );
+    const consent = path.join(folder, "consent.json");
+    await signPledgeAction(ctx, { vault, account: 2, out: consent, validFor: "60" });
+    await nothingSent(
+      () => pledgeAction(ctx, { vault: other, consent, account: 1 }),
+      `the consent is for ${vault}, not ${other}`,
+    );
+    await nothingSent(
+      () => pledgeAction(ctx, { vault, consent: path.join(folder, "none.json"), account: 1 }),
+      /^TaskInputError: cannot read the consent file /,
+    );
+    await networkHelpers.time.increase(120);
+    await nothingSent(
+      () => pledgeAction(ctx, { vault, consent, account: 1 }),
+      /^TaskInputError: the consent expired at \S+: sign again$/,
+    );
+    await signPledgeAction(ctx, { vault, account: 2, out: consent });
+    await pledgeAction(ctx, { vault, consent, account: 1 });
+    expect(lines.at(-1)).to.match(/is pledged/);
+
+    // Disputes and resolutions in base currency; a contract refusal comes back in words.
+    await exposureAction(ctx, { vault, exposure: "500000", account: 2 });
+    await nothingSent(
+      () => disputeAction(ctx, { vault, exposure: "lots", account: 1 }),
+      '--exposure: "lots" is not a positive decimal amount',
+    );
+    await disputeAction(ctx, { vault, exposure: "400000", account: 1 });
+    expect(await failure(resolveAction(ctx, { vault, exposure: "450000", account: 2 }))).to.match(
+      /^CollateralError: InvalidResolution: /,
+    );
+    await resolveAction(ctx, { vault, exposure: "450000", account: 1 });
+    expect(lines.at(-1)).to.equal(`the dispute on ${vault} narrowed to 450000; it stays open`);
+    await resolveAction(ctx, { vault, exposure: "450000", account: 2 });
+    expect(lines.at(-1)).to.equal(`the dispute on ${vault} ended at 450000`);
+
+    // Top-ups: the list is checked, the signer as source approves each cap, another source is told what to approve.
+    await nothingSent(
+      () => topUpAction(ctx, { vault, assets: `${tokens.USDS}`, account: 1 }),
+      `--assets item 0 is "${tokens.USDS}"; each item is <asset address>:<cap in whole tokens>, e.g. 0xAb…:250000`,
+    );
+    await nothingSent(
+      () => topUpAction(ctx, { vault, assets: `${tokens.USDS}:1.5,0x12:4`, account: 1 }),
+      '--assets item 1 asset "0x12" is not an address',
+    );
+    await topUpAction(ctx, { vault, assets: `${tokens.USDS}:25000`, account: 1 });
+    const usds = await ethers.getContractAt("MockERC20", tokens.USDS);
+    expect(await usds.allowance(pledgor.address, vault)).to.equal(25_000n * 10n ** 18n);
+    await topUpAction(ctx, {
+      vault,
+      source: keeper.address,
+      assets: `${tokens.USDS}:25000`,
+      account: 1,
+    });
+    expect(lines.at(-1)).to.equal(
+      `  ${keeper.address} must approve ${vault} for 25,000 USDS (it allows 0)`,
+    );
+
+    // Substitution and reconciliation.
+    await substituteAction(ctx, {
+      vault,
+      assetIn: tokens.USDS,
+      amountIn: "1000",
+      assetOut: tokens.TBILL,
+      amountOut: "1000",
+      account: 1,
+    });
+    expect(lines.at(-1)).to.equal(`substituted 1000 USDS for 1000 TBILL in ${vault}`);
+    await nothingSent(
+      () =>
+        substituteAction(ctx, {
+          vault,
+          assetIn: tokens.USDS,
+          amountIn: "20000000",
+          assetOut: tokens.TBILL,
+          amountOut: "1",
+          account: 1,
+        }),
+      `${pledgor.address} holds 9999000.0 USDS, less than the 20000000.0 USDS to substitute`,
+    );
+    await reconcileAction(ctx, { vault, asset: tokens.TBILL, account: 3 });
+    expect(lines.at(-1)).to.equal(
+      `${tokens.TBILL} in ${vault} reconciled: 999000000000 raw units accounted`,
+    );
+
+    // A sale is offered only under exclusive control, for what the vault holds, with cash the buyer has.
+    const order = path.join(folder, "order.json");
+    const sale = { vault, asset: tokens.TBILL, cashToken: tokens.USDS, out: order, account: 4 };
+    await nothingSent(
+      () => signSaleAction(ctx, { ...sale, amount: "100", cashAmount: "98" }),
+      `${vault} is Pledged; collateral is sold only under exclusive control (after the notice)`,
+    );
+    await defaultAction(ctx, { vault, account: 1 });
+    await noticeAction(ctx, { vault, document: "Notice", account: 2 });
+    await nothingSent(
+      () => signSaleAction(ctx, { ...sale, amount: "100", cashAmount: "20000000" }),
+      `the buyer ${buyer.address} holds 10,000,000 USDS, less than the 20000000 offered`,
+    );
+    await signSaleAction(ctx, { ...sale, amount: "100", cashAmount: "98", validFor: "60" });
+    await nothingSent(
+      () => liquidateAction(ctx, { vault: other, order, account: 2 }),
+      `the order is for ${vault}, not ${other}`,
+    );
+    await networkHelpers.time.increase(120);
+    await nothingSent(
+      () => liquidateAction(ctx, { vault, order, account: 2 }),
+      /^TaskInputError: the buyer's order expired at /,
+    );
+    await signSaleAction(ctx, { ...sale, amount: "100", cashAmount: "98" });
+    const sold = await liquidateAction(ctx, { vault, order, account: 2 });
+    expect(lines.at(-1)).to.equal(
+      `sold collateral of ${vault} to ${buyer.address}: settlement ${sold.result}`,
+    );
+    expect(await usds.balanceOf(securedParty.address)).to.equal(10_000_098n * 10n ** 18n);
   });
 });

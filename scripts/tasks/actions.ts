@@ -262,12 +262,12 @@ export async function agreementFor(ctx: TaskContext, args: { vault?: string; acc
   return { from, system, vault, agreement: system.agreement(vault) };
 }
 
-/** `text` whole tokens of `asset` in raw units, checked against the token's decimals; with its symbol. */
+/** `text` whole tokens of `asset` in raw units, checked against the token's decimals; with its symbol and decimals. */
 export async function tokenAmount(
   ctx: TaskContext,
   asset: string,
   text: string,
-): Promise<{ amount: bigint; symbol: string }> {
+): Promise<{ amount: bigint; symbol: string; decimals: number }> {
   const token = new Contract(
     asset,
     ["function decimals() view returns (uint8)", "function symbol() view returns (string)"],
@@ -275,7 +275,7 @@ export async function tokenAmount(
   );
   const [decimals, symbol] = [Number(await token.decimals()), String(await token.symbol())];
   try {
-    return { amount: parseAmount(text, decimals, symbol), symbol };
+    return { amount: parseAmount(text, decimals, symbol), symbol, decimals };
   } catch (error) {
     throw new TaskInputError((error as InputError).message);
   }

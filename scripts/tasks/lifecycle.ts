@@ -53,6 +53,47 @@ export async function withdrawAction(
   return result;
 }
 
+/**
+ * collateral:substitute — the pledgor swaps `--amount-out` of `--asset-out` for `--amount-in` of `--asset-in` in one
+ * transaction (approving only what is missing of the asset going in), to `--to` or itself.
+ */
+export async function substituteAction(
+  ctx: TaskContext,
+  args: AgreementArgs & {
+    assetIn?: string;
+    amountIn?: string;
+    assetOut?: string;
+    amountOut?: string;
+    to?: string;
+  },
+) {
+  const assetIn = requireAddress(required(args.assetIn, "--asset-in"), "--asset-in");
+  const assetOut = requireAddress(required(args.assetOut, "--asset-out"), "--asset-out");
+  const to = args.to ? requireAddress(args.to, "--to") : undefined;
+  const { vault, agreement } = await agreementFor(ctx, args);
+  const goingIn = await tokenAmount(ctx, assetIn, required(args.amountIn, "--amount-in"));
+  const comingOut = await tokenAmount(ctx, assetOut, required(args.amountOut, "--amount-out"));
+  const result = await asTaskInput(() =>
+    agreement.substitute(assetIn, goingIn.amount, assetOut, comingOut.amount, to),
+  );
+  ctx.log?.(
+    `substituted ${args.amountIn} ${goingIn.symbol} for ${args.amountOut} ${comingOut.symbol} in ${vault}`,
+  );
+  return result;
+}
+
+/**
+ * collateral:reconcile — sets the accounted balance of `--asset` to what the vault holds (a rebasing token): anyone
+ * writes a shortfall down, only the pledgor credits a surplus.
+ */
+export async function reconcileAction(ctx: TaskContext, args: AgreementArgs & { asset?: string }) {
+  const asset = requireAddress(required(args.asset, "--asset"), "asset");
+  const { vault, agreement } = await agreementFor(ctx, args);
+  const result = await asTaskInput(() => agreement.reconcile(asset));
+  ctx.log?.(`${asset} in ${vault} reconciled: ${result.result} raw units accounted`);
+  return result;
+}
+
 /** collateral:call — anyone issues the margin call that is due (met at once by a configured top-up, if any). */
 export async function callAction(ctx: TaskContext, args: AgreementArgs) {
   const { vault, agreement } = await agreementFor(ctx, args);

@@ -10,7 +10,9 @@ export async function runTask<T>(
 ): Promise<void> {
   const { ethers, networkName } = await hre.network.getOrCreate();
   try {
-    await action({ ethers, networkName, log: (line) => console.log(line) });
+    // COLLATERAL_DEPLOYMENTS moves the address books out of ./deployments (a test's own folder, a shared drive).
+    const deployments = process.env.COLLATERAL_DEPLOYMENTS || undefined;
+    await action({ ethers, networkName, deployments, log: (line) => console.log(line) });
   } catch (error) {
     // Bad input and contract refusals are the user's to fix: a plain message, no stack trace.
     const name = (error as Error)?.name;

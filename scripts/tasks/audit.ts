@@ -1,4 +1,0 @@
-import { auditAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(auditAction);

@@ -1,4 +1,0 @@
-import { callAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(callAction);

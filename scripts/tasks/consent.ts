@@ -1,4 +1,0 @@
-import { consentAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(consentAction);

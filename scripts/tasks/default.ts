@@ -1,4 +1,0 @@
-import { defaultAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(defaultAction);

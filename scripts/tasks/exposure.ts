@@ -1,4 +1,0 @@
-import { exposureAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(exposureAction);

@@ -1,4 +1,0 @@
-import { instructAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(instructAction);

@@ -1,4 +1,0 @@
-import { noticeAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(noticeAction);

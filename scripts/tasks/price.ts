@@ -1,4 +1,0 @@
-import { priceAction } from "./local-sandbox.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(priceAction);

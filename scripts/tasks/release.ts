@@ -1,4 +1,0 @@
-import { releaseAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(releaseAction);

@@ -1,4 +1,0 @@
-import { sandboxAction } from "./local-sandbox.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(sandboxAction);

@@ -1,4 +1,0 @@
-import { withdrawAction } from "./lifecycle.js";
-import { taskAction } from "./run.js";
-
-export default taskAction(withdrawAction);
