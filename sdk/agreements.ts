@@ -1,6 +1,7 @@
 // Clients over the TypeChain types: open agreements, move collateral, run the margin workflow, read status.
 import {
   Contract,
+  MaxUint256,
   ZeroAddress,
   formatUnits,
   parseUnits,
@@ -139,7 +140,7 @@ const vaultInterface = CollateralVault__factory.createInterface();
 
 /**
  * Converts a human amount ("1250.5") to raw token units with the token's decimals.
- * @throws InputError when the amount is malformed, negative, or has more decimals than the token.
+ * @throws InputError when the amount is malformed, negative, has more decimals than the token, or exceeds uint256.
  */
 export function parseAmount(amount: string, decimals: number, symbol = "the token"): bigint {
   const match = /^(\d+)(?:\.(\d+))?$/.exec(amount.trim());
@@ -150,7 +151,13 @@ export function parseAmount(amount: string, decimals: number, symbol = "the toke
       `"${amount}" has ${fraction.length} decimals, but ${symbol} has only ${decimals}`,
     );
   }
-  return parseUnits(amount.trim(), decimals);
+  const raw = parseUnits(amount.trim(), decimals);
+  if (raw > MaxUint256) {
+    throw new InputError(
+      `"${amount}" is more than any token can carry: ${raw} raw units, above 2^256 - 1`,
+    );
+  }
+  return raw;
 }
 
 /** The hash of a legal document (a Notice of Exclusive Control), for the on-chain record. */
@@ -357,10 +364,12 @@ export class Agreement {
     const problems: Array<{ asset: string; message: string }> = [];
     for (const position of status.positions) {
       if (position.priceValid || position.balance === 0n) continue;
-      const message = await this.vault.valueOfHolding.staticCall(position.asset, position.balance).then(
-        () => "the price became valid again",
-        (error: unknown) => decodeError(error)?.message ?? (error as Error).message,
-      );
+      const message = await this.vault.valueOfHolding
+        .staticCall(position.asset, position.balance)
+        .then(
+          () => "the price became valid again",
+          (error: unknown) => decodeError(error)?.message ?? (error as Error).message,
+        );
       problems.push({ asset: position.asset, message });
     }
     return problems;
@@ -390,14 +399,20 @@ export class Agreement {
       this.vault.eligibility(asset),
     ]);
     if (getAddress(from) !== getAddress(pledgor)) {
-      throw new InputError(`${from} is not this agreement's pledgor (${pledgor}); only the pledgor may ${action}`);
+      throw new InputError(
+        `${from} is not this agreement's pledgor (${pledgor}); only the pledgor may ${action}`,
+      );
     }
     const stateName = VAULT_STATES[Number(state)];
     if (!states.includes(stateName)) {
-      throw new InputError(`the vault is ${stateName}; a ${action} needs it ${states.join(" or ")}`);
+      throw new InputError(
+        `the vault is ${stateName}; a ${action} needs it ${states.join(" or ")}`,
+      );
     }
     if (line.feed === ZeroAddress) {
-      throw new InputError(`asset ${asset} is not eligible collateral under the agreement's schedule`);
+      throw new InputError(
+        `asset ${asset} is not eligible collateral under the agreement's schedule`,
+      );
     }
     const token = new Contract(asset, ERC20_ABI, this.runner);
     const [held, decimals, symbol] = await Promise.all([
@@ -407,7 +422,9 @@ export class Agreement {
     ]);
     if (held < amount) {
       const show = (raw: bigint) => `${formatUnits(raw, decimals)} ${symbol}`;
-      throw new InputError(`${from} holds ${show(held)}, less than the ${show(amount)} to ${action}`);
+      throw new InputError(
+        `${from} holds ${show(held)}, less than the ${show(amount)} to ${action}`,
+      );
     }
   }
 
@@ -464,11 +481,10 @@ export class Agreement {
     const signer = this.signer();
     const { chainId } = await signer.provider!.getNetwork();
     const { factory } = await this.parties();
-    return signer.signTypedData(
-      pledgeConsentDomain(chainId, factory),
-      PLEDGE_CONSENT_TYPES,
-      { termsHash: await this.vault.termsHash(), deadline },
-    );
+    return signer.signTypedData(pledgeConsentDomain(chainId, factory), PLEDGE_CONSENT_TYPES, {
+      termsHash: await this.vault.termsHash(),
+      deadline,
+    });
   }
 
   /** Consents and submits the other party's signed consent in one transaction. */
@@ -514,10 +530,7 @@ export class Agreement {
   }
 
   /** The pledgor's automatic top-up: `source` approves the vault; assets in cost order with total caps. */
-  async configureTopUp(
-    source: string,
-    assets: { asset: string; cap: bigint }[],
-  ) {
+  async configureTopUp(source: string, assets: { asset: string; cap: bigint }[]) {
     return transact(
       this.vault.configureTopUp,
       source,

@@ -70,7 +70,10 @@ function balanceEffect(
     case "Liquidated":
       return [args.asset as string, -BigInt(args.amount as string)];
     case "Reconciled":
-      return [args.asset as string, BigInt(args.held as string) - BigInt(args.accountedBefore as string)];
+      return [
+        args.asset as string,
+        BigInt(args.held as string) - BigInt(args.accountedBefore as string),
+      ];
     default:
       return undefined;
   }
@@ -135,7 +138,10 @@ export async function buildAuditTrail(
       if (!timestamps.has(log.blockNumber))
         timestamps.set(log.blockNumber, (await provider.getBlock(log.blockNumber))!.timestamp);
       if (!senders.has(log.transactionHash))
-        senders.set(log.transactionHash, (await provider.getTransaction(log.transactionHash))!.from);
+        senders.set(
+          log.transactionHash,
+          (await provider.getTransaction(log.transactionHash))!.from,
+        );
       const args: Record<string, string | string[]> = {};
       parsed.fragment.inputs.forEach((input, i) => (args[input.name] = plain(parsed.args[i])));
       entries.push({

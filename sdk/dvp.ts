@@ -112,7 +112,9 @@ export function buildSettlement(
   };
   const checked = legs.map((leg, i) => {
     if (!kinds.includes(leg.kind)) {
-      throw new InputError(`leg ${i} has the token kind ${leg.kind}; known kinds are ${kinds.join(", ")}`);
+      throw new InputError(
+        `leg ${i} has the token kind ${leg.kind}; known kinds are ${kinds.join(", ")}`,
+      );
     }
     if (leg.amount <= 0n) throw new InputError(`leg ${i} has a zero amount`);
     if (leg.kind === TokenKind.ERC721 && leg.amount !== 1n) {
@@ -126,7 +128,8 @@ export function buildSettlement(
     return { ...leg, token: address(leg.token, i, "token"), from, to };
   });
   if (deadline <= 0n) throw new InputError(`the deadline must be a Unix time, not ${deadline}`);
-  if (nonce < 0n || nonce >= 2n ** 256n) throw new InputError(`the nonce ${nonce} is not a uint256`);
+  if (nonce < 0n || nonce >= 2n ** 256n)
+    throw new InputError(`the nonce ${nonce} is not a uint256`);
   return { legs: checked, deadline, nonce };
 }
 

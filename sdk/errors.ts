@@ -112,7 +112,9 @@ const THIRD_PARTY_MESSAGES: Record<string, Describe> = {
 /** One sentence per error signature. A test checks that every error in every ABI has one. */
 export const ERROR_MESSAGES: Record<string, Describe> = {
   ...THIRD_PARTY_MESSAGES,
-  ...Object.fromEntries(Object.entries(ERROR_DOCS).map(([signature, doc]) => [signature, fromNatSpec(doc)])),
+  ...Object.fromEntries(
+    Object.entries(ERROR_DOCS).map(([signature, doc]) => [signature, fromNatSpec(doc)]),
+  ),
 };
 
 /** A contract revert decoded: `name` and `args` are the custom error's, `message` says it in words. */

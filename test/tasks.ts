@@ -5,12 +5,15 @@ import path from "node:path";
 import { expect } from "chai";
 import { network } from "hardhat";
 
+import { AssetKind } from "../sdk/index.js";
+
 import {
   TaskInputError,
   depositAction,
   deployAction,
   monitorAction,
   openAction,
+  parseAgreementFile,
   statusAction,
   type TaskContext,
 } from "../scripts/tasks/actions.js";
@@ -152,6 +155,13 @@ describe("collateral:* tasks", function () {
     expect(
       await inputFailure(depositAction(ctx, { vault, asset, amount: "1.1234567", account: 1 })),
     ).to.equal('"1.1234567" has 7 decimals, but TBILL has only 6');
+    expect(
+      await inputFailure(
+        depositAction(ctx, { vault, asset, amount: "1" + "0".repeat(72), account: 1 }),
+      ),
+    ).to.equal(
+      `"1${"0".repeat(72)}" is more than any token can carry: 1${"0".repeat(78)} raw units, above 2^256 - 1`,
+    );
     expect(
       await inputFailure(depositAction(ctx, { vault, asset: "0x1234", amount: "1", account: 1 })),
     ).to.equal('asset "0x1234" is not an address');
@@ -444,5 +454,56 @@ describe("collateral:* tasks", function () {
       `sold collateral of ${vault} to ${buyer.address}: settlement ${sold.result}`,
     );
     expect(await usds.balanceOf(securedParty.address)).to.equal(10_000_098n * 10n ** 18n);
+  });
+  it("checks an agreement file against its JSON Schema, naming the field, and opens the example file", async function () {
+    const { ethers, folder, ctx } = await taskChain("tasks-schema");
+    await deployAction(ctx, { guardian: "" });
+    const example = JSON.parse(readFileSync("examples/agreement.json", "utf8"));
+    const opening = async (edit: (file: typeof example) => void) => {
+      const file = structuredClone(example);
+      edit(file);
+      const where = path.join(folder, "edited.json");
+      writeFileSync(where, JSON.stringify(file));
+      const block = await ethers.provider.getBlockNumber();
+      const outcome = await failure(openAction(ctx, { file: where, account: 1 }));
+      expect(await ethers.provider.getBlockNumber()).to.equal(block);
+      return outcome.replace(`${where} `, "");
+    };
+    const schemaError = (problem: string) =>
+      `TaskInputError: the agreement file does not match schemas/agreement.schema.json: ${problem}`;
+    // The bad inputs that once ended in stack traces.
+    expect(await opening((f) => delete f.schedule[0].haircutBps)).to.equal(
+      schemaError('schedule[0] misses "haircutBps"'),
+    );
+    expect(await opening((f) => (f.schedule[0].haircutBps = 2.5))).to.equal(
+      schemaError(
+        "schedule[0].haircutBps must be a whole number (a JSON integer or a string of digits), not 2.5",
+      ),
+    );
+    expect(await opening((f) => (f.terms.liquidationPenaltyBps = -1))).to.equal(
+      schemaError("terms.liquidationPenaltyBps is -1: it must be >= 0"),
+    );
+    expect(await opening((f) => (f.terms.independentAmount = 500000))).to.equal(
+      schemaError(
+        'terms.independentAmount must be a base-currency amount as a decimal string with at most 18 decimals, e.g. "500000.25", not the JSON number 500000',
+      ),
+    );
+    expect(await opening((f) => (f.schedule[0].haircut = 200))).to.equal(
+      schemaError('schedule[0] has an unknown field "haircut"'),
+    );
+    expect(await opening((f) => (f.schedule[0].kind = 1))).to.equal(
+      schemaError('schedule[0].kind is 1; it must be one of "ERC20", "ERC4626"'),
+    );
+    // What the schema cannot bound is still checked by value.
+    expect(await opening((f) => (f.schedule[0].maxAnswer = (2n ** 96n).toString()))).to.equal(
+      `TaskInputError: schedule line 0 maxAnswer is ${2n ** 96n}, outside 0..${2n ** 95n - 1n}`,
+    );
+    expect(await opening((f) => (f.terms.threshold = "1" + "0".repeat(40)))).to.equal(
+      'TaskInputError: term "threshold" is above the largest amount an agreement can carry',
+    );
+    // The example file is valid as it stands (its addresses are the first contracts of a fresh local node).
+    const parsed = parseAgreementFile("examples/agreement.json");
+    expect(parsed.schedule[0].kind).to.equal(AssetKind.ERC20);
+    expect(parsed.terms.independentAmount).to.equal(500_000n * 10n ** 18n);
   });
 });

@@ -20,6 +20,8 @@ import {
   InputError,
 } from "../../sdk/index.js";
 
+import { agreementSchemaProblem } from "./agreement-schema.js";
+
 /** A task argument the task refuses, with the reason in words. */
 export class TaskInputError extends Error {
   constructor(message: string) {
@@ -180,6 +182,12 @@ export function parseAgreementFile(path: string): {
     file = JSON.parse(readFileSync(path, "utf8")) as AgreementFile;
   } catch (error) {
     throw new TaskInputError(`cannot read the agreement file ${path}: ${(error as Error).message}`);
+  }
+  const problem = agreementSchemaProblem(file);
+  if (problem) {
+    throw new TaskInputError(
+      `the agreement file ${path} does not match schemas/agreement.schema.json: ${problem}`,
+    );
   }
   const terms = {} as AgreementTerms;
   for (const name of TERM_NAMES) {
