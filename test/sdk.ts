@@ -241,7 +241,10 @@ describe("SDK", function () {
         async () => agreement.deposit(await other.getAddress(), 5n),
         `asset ${await other.getAddress()} is not eligible collateral under the agreement's schedule`,
       );
-      await nothingSent(() => agreement.deposit(tbillAddress, 0n), "the deposit amount must be above zero");
+      await nothingSent(
+        () => agreement.deposit(tbillAddress, 0n),
+        "the deposit amount must be above zero",
+      );
       await nothingSent(
         () => agreement.substitute(tbillAddress, 1n, tbillAddress, 1n),
         "the vault is Open; a substitute needs it Pledged",
@@ -585,7 +588,9 @@ describe("SDK", function () {
       expect(refusal([tbillLeg, { ...cashLeg, kind: 7 }])).to.equal(
         "leg 1 has the token kind 7; known kinds are 0, 1, 2",
       );
-      expect(refusal([{ ...tbillLeg, id: 3n }, cashLeg])).to.equal("ERC-20 leg 0 must have id 0, not 3");
+      expect(refusal([{ ...tbillLeg, id: 3n }, cashLeg])).to.equal(
+        "ERC-20 leg 0 must have id 0, not 3",
+      );
       expect(refusal([tbillLeg, { ...cashLeg, kind: TokenKind.ERC721, amount: 2n }])).to.equal(
         "ERC-721 leg 1 must have amount 1, not 2",
       );
@@ -613,7 +618,10 @@ describe("SDK", function () {
       expect(decodeError(reason)?.message).to.equal(
         'Error: a contract (often the token) reverted: "transfer amount exceeds balance"',
       );
-      const panic = new ethersLib.Interface(["error Panic(uint256)"]).encodeErrorResult("Panic", [0x11]);
+      const panic = new ethersLib.Interface(["error Panic(uint256)"]).encodeErrorResult(
+        "Panic",
+        [0x11],
+      );
       expect(decodeError(panic)?.message).to.match(/^Panic: a contract panicked with code 0x11/);
     });
   });
