@@ -94,9 +94,7 @@ describe("AgreementFactory.openAgreement", function () {
     await sys.factory.checkTerms({ ...defaultTerms, appropriationPeriod: 90n * ONE_DAY });
 
     const open = (terms: Terms) => openWithoutAgent(sys.pledgor, terms, ethersLib.id("x"));
-    const discount = await sdkError(
-      open({ ...defaultTerms, maxLiquidationDiscountBps: 10_001n }),
-    );
+    const discount = await sdkError(open({ ...defaultTerms, maxLiquidationDiscountBps: 10_001n }));
     expect(discount.message).to.equal(
       "TermOutOfRange: The term MaxLiquidationDiscountBps is 10001, outside 0..2000: the listing rules' range, " +
         "or for the rules themselves the bounds no deployment may pass (a dispute window is never longer than " +
@@ -198,9 +196,10 @@ describe("AgreementFactory.openAgreement", function () {
         .to.be.revertedWithCustomError(factory, "InvalidParties")
         .withArgs(pledgor.address, pledgor.address);
       const vault = await sys.openAgreement();
-      await expect(
-        vault.initialize(defaultTerms, []),
-      ).to.be.revertedWithCustomError(vault, "InvalidInitialization");
+      await expect(vault.initialize(defaultTerms, [])).to.be.revertedWithCustomError(
+        vault,
+        "InvalidInitialization",
+      );
     });
 
     for (const { what, change, error } of cases) {
@@ -345,11 +344,12 @@ describe("AgreementFactory.openAgreement", function () {
         writeFileSync(where, JSON.stringify(content));
         return where;
       };
-      expect(() => parseAgreementFile(file(1000.5)))
+      const numeric = file(1000.5);
+      expect(() => parseAgreementFile(numeric))
         .to.throw(TaskInputError)
         .with.property(
           "message",
-          'term "minimumTransferAmount" must be a decimal string such as "500000.25", not the JSON number 1000.5 (which loses precision)',
+          `the agreement file ${numeric} does not match schemas/agreement.schema.json: terms.minimumTransferAmount must be a base-currency amount as a decimal string with at most 18 decimals, e.g. "500000.25", not the JSON number 1000.5`,
         );
       const parsed = parseAgreementFile(file("1000.5"));
       expect(parsed.terms.minimumTransferAmount).to.equal(1_000_500_000_000_000_000_000n);
