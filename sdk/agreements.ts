@@ -28,8 +28,6 @@ import { buildSettlement, erc20Leg, randomNonce, signSettlement } from "./dvp.js
 import { InputError, decodeError } from "./errors.js";
 import { transact } from "./transact.js";
 
-export { InputError };
-
 export const VAULT_STATES = [
   "Open",
   "Pledged",

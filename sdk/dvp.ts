@@ -1,6 +1,7 @@
 // DvP orders: build, sign (EIP-712), check a signature off-chain, settle.
 import {
   Contract,
+  MaxUint256,
   TypedDataEncoder,
   getAddress,
   hexlify,
@@ -128,8 +129,7 @@ export function buildSettlement(
     return { ...leg, token: address(leg.token, i, "token"), from, to };
   });
   if (deadline <= 0n) throw new InputError(`the deadline must be a Unix time, not ${deadline}`);
-  if (nonce < 0n || nonce >= 2n ** 256n)
-    throw new InputError(`the nonce ${nonce} is not a uint256`);
+  if (nonce < 0n || nonce > MaxUint256) throw new InputError(`the nonce ${nonce} is not a uint256`);
   return { legs: checked, deadline, nonce };
 }
 

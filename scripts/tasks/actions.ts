@@ -48,6 +48,15 @@ export function requireAddress(value: string, what: string): string {
   return value;
 }
 
+/** Reads the JSON file at `path`; `what` names it in the refusal ("agreement file", "consent file"). */
+export function readJsonFile<T>(path: string, what: string): T {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch (error) {
+    throw new TaskInputError(`cannot read the ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
 export async function book(ctx: TaskContext): Promise<AddressBook> {
   let loaded: AddressBook;
   try {
@@ -177,12 +186,9 @@ export function parseAgreementFile(path: string): {
   terms: AgreementTerms;
   schedule: EligibilityLine[];
 } {
-  let file: AgreementFile;
-  try {
-    file = JSON.parse(readFileSync(path, "utf8")) as AgreementFile;
-  } catch (error) {
-    throw new TaskInputError(`cannot read the agreement file ${path}: ${(error as Error).message}`);
-  }
+  const file = readJsonFile<AgreementFile>(path, "agreement file");
+  // The schema settles the shape (fields present, amounts as decimal strings, kinds, a non-empty schedule); what
+  // follows reads the values and checks what a schema cannot bound (uint ranges, checksummed addresses).
   const problem = agreementSchemaProblem(file);
   if (problem) {
     throw new TaskInputError(
@@ -191,26 +197,16 @@ export function parseAgreementFile(path: string): {
   }
   const terms = {} as AgreementTerms;
   for (const name of TERM_NAMES) {
-    const raw = file.terms?.[name];
-    if (raw === undefined) throw new TaskInputError(`the agreement file's terms miss "${name}"`);
+    const raw = file.terms[name];
     if (!WAD_TERMS.has(name)) {
       terms[name] = integerField(raw, `term "${name}"`, TERM_MAX[name] ?? UINT32);
       continue;
     }
-    // A JSON number is already rounded to a double by the parser: amounts must be decimal strings.
-    if (typeof raw !== "string")
-      throw new TaskInputError(
-        `term "${name}" must be a decimal string such as "500000.25", not the JSON number ${raw} (which loses precision)`,
-      );
-    terms[name] = baseAmount(raw, `term "${name}"`);
+    terms[name] = baseAmount(raw as string, `term "${name}"`);
     if (terms[name] >= 2n ** 128n)
       throw new TaskInputError(`term "${name}" is above the largest amount an agreement can carry`);
   }
-  if (!Array.isArray(file.schedule) || file.schedule.length === 0)
-    throw new TaskInputError("the agreement file lists no eligible assets");
   const schedule = file.schedule.map((line, i): EligibilityLine => {
-    if (line.kind !== "ERC20" && line.kind !== "ERC4626")
-      throw new TaskInputError(`schedule line ${i}: kind must be "ERC20" or "ERC4626"`);
     return {
       asset: requireAddress(line.asset, `schedule line ${i} asset`),
       feed: requireAddress(line.feed, `schedule line ${i} feed`),
@@ -252,7 +248,6 @@ export async function openAction(
   return vault;
 }
 
-/** collateral:deposit — posts a human amount ("1250.5") of an eligible asset, approving only what is missing. */
 /** A base-currency amount such as "500000.25" (18 decimals); `what` names it in the refusal. */
 export function baseAmount(text: string, what: string): bigint {
   try {

@@ -3,15 +3,14 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-import { Ajv2020, type ErrorObject } from "ajv/dist/2020.js";
+import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 
 export const AGREEMENT_SCHEMA_PATH = fileURLToPath(
   new URL("../../schemas/agreement.schema.json", import.meta.url),
 );
 
-const validate = new Ajv2020({ allErrors: false, allowUnionTypes: true, verbose: true }).compile(
-  JSON.parse(readFileSync(AGREEMENT_SCHEMA_PATH, "utf8")),
-);
+// Compiled on first use, not when a task module loads: most tasks never read an agreement file.
+let validate: ValidateFunction | undefined;
 
 /** "/schedule/0/haircutBps" as a reader writes it: "schedule[0].haircutBps". */
 function fieldName(pointer: string): string {
@@ -65,6 +64,9 @@ const expected = (description: string) =>
 
 /** The first way `file` breaks the agreement schema, in words; undefined when it matches. */
 export function agreementSchemaProblem(file: unknown): string | undefined {
+  validate ??= new Ajv2020({ allErrors: false, allowUnionTypes: true, verbose: true }).compile(
+    JSON.parse(readFileSync(AGREEMENT_SCHEMA_PATH, "utf8")),
+  );
   if (validate(file)) return undefined;
   return describe(validate.errors![0]);
 }

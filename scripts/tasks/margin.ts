@@ -34,11 +34,11 @@ export async function resolveAction(ctx: TaskContext, args: AgreementArgs & { ex
   const figure = baseAmount(required(args.exposure, "--exposure"), "--exposure");
   const { vault, agreement } = await agreementFor(ctx, args);
   const result = await asTaskInput(() => agreement.resolveDispute(figure));
-  const { disputed } = await agreement.status();
+  const ended = result.events.some((e) => e.name === "DisputeResolved");
   ctx.log?.(
-    disputed
-      ? `the dispute on ${vault} narrowed to ${args.exposure}; it stays open`
-      : `the dispute on ${vault} ended at ${args.exposure}`,
+    ended
+      ? `the dispute on ${vault} ended at ${args.exposure}`
+      : `the dispute on ${vault} narrowed to ${args.exposure}; it stays open`,
   );
   return result;
 }

@@ -1,7 +1,7 @@
 // The `collateral:*` tasks that pass a signature from one party to another as a file: the pledge consent one party
 // signs and the other submits, and the liquidation sale a buyer signs and the secured party executes. Each file is
 // checked (agreement, terms, deadline, signer) before anything is sent.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 
 import { Contract, getAddress, isHexString } from "ethers";
 
@@ -10,6 +10,7 @@ import {
   TaskInputError,
   agreementFor,
   asTaskInput,
+  readJsonFile,
   requireAddress,
   required,
   tokenAmount,
@@ -65,14 +66,6 @@ function emit(ctx: TaskContext, content: object, out: string | undefined, what: 
   }
 }
 
-function readJson<T>(path: string, what: string): T {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as T;
-  } catch (error) {
-    throw new TaskInputError(`cannot read the ${what} ${path}: ${(error as Error).message}`);
-  }
-}
-
 /** A field of a signature file that must be a whole number. */
 function wholeNumber(value: unknown, what: string): bigint {
   if (typeof value !== "string" || !/^\d+$/.test(value)) {
@@ -114,7 +107,10 @@ export async function signPledgeAction(
  * the vault is then Pledged.
  */
 export async function pledgeAction(ctx: TaskContext, args: AgreementArgs & { consent?: string }) {
-  const consent = readJson<PledgeConsentFile>(required(args.consent, "--consent"), "consent file");
+  const consent = readJsonFile<PledgeConsentFile>(
+    required(args.consent, "--consent"),
+    "consent file",
+  );
   const { from, vault, agreement } = await agreementFor(ctx, args);
   if (
     !consent.vault ||
@@ -229,7 +225,7 @@ export async function signSaleAction(
 
 /** collateral:liquidate — the secured party (or control agent) executes the buyer's signed sale in `--order`. */
 export async function liquidateAction(ctx: TaskContext, args: AgreementArgs & { order?: string }) {
-  const file = readJson<SaleOrderFile>(required(args.order, "--order"), "order file");
+  const file = readJsonFile<SaleOrderFile>(required(args.order, "--order"), "order file");
   const { vault, agreement } = await agreementFor(ctx, args);
   if (!file.vault || getAddress(requireAddress(file.vault, "the order's vault")) !== vault) {
     throw new TaskInputError(`the order is for ${file.vault}, not ${vault}`);
