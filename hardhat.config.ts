@@ -69,34 +69,6 @@ const taskFrom = (file: string, name: string) => async () => {
   ]);
   return { default: taskAction(module[name]) };
 };
-const ACTION = {
-  deploy: taskFrom("actions", "deployAction"),
-  open: taskFrom("actions", "openAction"),
-  deposit: taskFrom("actions", "depositAction"),
-  status: taskFrom("actions", "statusAction"),
-  monitor: taskFrom("actions", "monitorAction"),
-  consent: taskFrom("lifecycle", "consentAction"),
-  exposure: taskFrom("lifecycle", "exposureAction"),
-  withdraw: taskFrom("lifecycle", "withdrawAction"),
-  substitute: taskFrom("lifecycle", "substituteAction"),
-  reconcile: taskFrom("lifecycle", "reconcileAction"),
-  call: taskFrom("lifecycle", "callAction"),
-  "close-call": taskFrom("lifecycle", "closeCallAction"),
-  default: taskFrom("lifecycle", "defaultAction"),
-  notice: taskFrom("lifecycle", "noticeAction"),
-  instruct: taskFrom("lifecycle", "instructAction"),
-  release: taskFrom("lifecycle", "releaseAction"),
-  audit: taskFrom("lifecycle", "auditAction"),
-  dispute: taskFrom("margin", "disputeAction"),
-  resolve: taskFrom("margin", "resolveAction"),
-  "top-up": taskFrom("margin", "topUpAction"),
-  "sign-pledge": taskFrom("signatures", "signPledgeAction"),
-  pledge: taskFrom("signatures", "pledgeAction"),
-  "sign-sale": taskFrom("signatures", "signSaleAction"),
-  liquidate: taskFrom("signatures", "liquidateAction"),
-  sandbox: taskFrom("local-sandbox", "sandboxAction"),
-  price: taskFrom("local-sandbox", "priceAction"),
-};
 // Tasks for integrators: `npx hardhat collateral:<name> --network <network> --help` lists each one's options.
 type TaskBuilder = ReturnType<typeof task>;
 const withVault = (builder: TaskBuilder) =>
@@ -131,11 +103,11 @@ const lifecycleTasks = [
       "Consents to the pledge on the agreement's current terms (pledgor or secured party)",
     ),
   )
-    .setAction(ACTION.consent)
+    .setAction(taskFrom("lifecycle", "consentAction"))
     .build(),
   withVault(task("collateral:exposure", "Marks the exposure, in the base currency (secured party)"))
     .addOption(stringOption("exposure", "Base-currency amount, e.g. 500000.25"))
-    .setAction(ACTION.exposure)
+    .setAction(taskFrom("lifecycle", "exposureAction"))
     .build(),
   withVault(
     withAssetAmount(
@@ -147,7 +119,7 @@ const lifecycleTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(ACTION.withdraw)
+    .setAction(taskFrom("lifecycle", "withdrawAction"))
     .build(),
   withVault(
     task(
@@ -164,7 +136,7 @@ const lifecycleTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(ACTION.substitute)
+    .setAction(taskFrom("lifecycle", "substituteAction"))
     .build(),
   withVault(
     task(
@@ -173,11 +145,11 @@ const lifecycleTasks = [
     ),
   )
     .addOption(stringOption("asset", "The asset"))
-    .setAction(ACTION.reconcile)
+    .setAction(taskFrom("lifecycle", "reconcileAction"))
     .build(),
   withVault(task("collateral:dispute", "Disputes the latest mark with the pledgor's own figure"))
     .addOption(stringOption("exposure", "The pledgor's figure, base currency, e.g. 450000"))
-    .setAction(ACTION.dispute)
+    .setAction(taskFrom("margin", "disputeAction"))
     .build(),
   withVault(
     task(
@@ -186,7 +158,7 @@ const lifecycleTasks = [
     ),
   )
     .addOption(stringOption("exposure", "The agreed figure, base currency"))
-    .setAction(ACTION.resolve)
+    .setAction(taskFrom("margin", "resolveAction"))
     .build(),
   withVault(
     task(
@@ -203,7 +175,7 @@ const lifecycleTasks = [
       defaultValue: "",
     })
     .addOption(stringOption("assets", "asset:cap,asset:cap in cost order, caps in whole tokens"))
-    .setAction(ACTION["top-up"])
+    .setAction(taskFrom("margin", "topUpAction"))
     .build(),
   withVault(
     task(
@@ -221,7 +193,7 @@ const lifecycleTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(ACTION["sign-pledge"])
+    .setAction(taskFrom("signatures", "signPledgeAction"))
     .build(),
   withVault(
     task(
@@ -230,13 +202,13 @@ const lifecycleTasks = [
     ),
   )
     .addOption(stringOption("consent", "The consent file collateral:sign-pledge wrote"))
-    .setAction(ACTION.pledge)
+    .setAction(taskFrom("signatures", "pledgeAction"))
     .build(),
   withVault(task("collateral:call", "Issues the margin call that is due (anyone)"))
-    .setAction(ACTION.call)
+    .setAction(taskFrom("lifecycle", "callAction"))
     .build(),
   withVault(task("collateral:close-call", "Closes a margin call the collateral now meets (anyone)"))
-    .setAction(ACTION["close-call"])
+    .setAction(taskFrom("lifecycle", "closeCallAction"))
     .build(),
   withVault(
     task(
@@ -244,11 +216,11 @@ const lifecycleTasks = [
       "Declares a default: the pledgor's acknowledgement, or a call unmet past its deadline",
     ),
   )
-    .setAction(ACTION.default)
+    .setAction(taskFrom("lifecycle", "defaultAction"))
     .build(),
   withVault(task("collateral:notice", "Delivers the Notice of Exclusive Control (secured party)"))
     .addOption(stringOption("document", "The signed notice's text, or its 32-byte hash"))
-    .setAction(ACTION.notice)
+    .setAction(taskFrom("lifecycle", "noticeAction"))
     .build(),
   withVault(
     withAssetAmount(
@@ -256,7 +228,7 @@ const lifecycleTasks = [
     ),
   )
     .addOption(stringOption("to", "Receiver"))
-    .setAction(ACTION.instruct)
+    .setAction(taskFrom("lifecycle", "instructAction"))
     .build(),
   withVault(
     withAssetAmount(
@@ -278,7 +250,7 @@ const lifecycleTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(ACTION["sign-sale"])
+    .setAction(taskFrom("signatures", "signSaleAction"))
     .build(),
   withVault(
     task(
@@ -287,10 +259,10 @@ const lifecycleTasks = [
     ),
   )
     .addOption(stringOption("order", "The order file collateral:sign-sale wrote"))
-    .setAction(ACTION.liquidate)
+    .setAction(taskFrom("signatures", "liquidateAction"))
     .build(),
   withVault(task("collateral:release", "Returns the collateral to the pledgor"))
-    .setAction(ACTION.release)
+    .setAction(taskFrom("lifecycle", "releaseAction"))
     .build(),
   withVault(task("collateral:audit", "Exports the agreement's reconciled audit trail"))
     .addOption({
@@ -303,7 +275,7 @@ const lifecycleTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(ACTION.audit)
+    .setAction(taskFrom("lifecycle", "auditAction"))
     .build(),
 ];
 
@@ -319,7 +291,7 @@ const sandboxTasks = [
       type: ArgumentType.INT,
       defaultValue: 5,
     })
-    .setAction(ACTION.sandbox)
+    .setAction(taskFrom("local-sandbox", "sandboxAction"))
     .build(),
   task(
     "collateral:price",
@@ -327,7 +299,7 @@ const sandboxTasks = [
   )
     .addOption(stringOption("symbol", "TBILL or USDS (the fund share is priced by USDS)"))
     .addOption(stringOption("price", "US dollars, up to 8 decimals"))
-    .setAction(ACTION.price)
+    .setAction(taskFrom("local-sandbox", "priceAction"))
     .build(),
 ];
 
@@ -339,7 +311,7 @@ const collateralTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(ACTION.deploy)
+    .setAction(taskFrom("actions", "deployAction"))
     .build(),
   task(
     "collateral:open",
@@ -357,7 +329,7 @@ const collateralTasks = [
       type: ArgumentType.INT,
       defaultValue: 0,
     })
-    .setAction(ACTION.open)
+    .setAction(taskFrom("actions", "openAction"))
     .build(),
   withVault(
     withAssetAmount(
@@ -367,7 +339,7 @@ const collateralTasks = [
       ),
     ),
   )
-    .setAction(ACTION.deposit)
+    .setAction(taskFrom("actions", "depositAction"))
     .build(),
   task("collateral:status", "Prints the status of one agreement, or of all")
     .addOption({
@@ -376,7 +348,7 @@ const collateralTasks = [
       type: ArgumentType.STRING,
       defaultValue: "",
     })
-    .setAction(ACTION.status)
+    .setAction(taskFrom("actions", "statusAction"))
     .build(),
   task(
     "collateral:monitor",
@@ -395,7 +367,7 @@ const collateralTasks = [
       type: ArgumentType.INT,
       defaultValue: 0,
     })
-    .setAction(ACTION.monitor)
+    .setAction(taskFrom("actions", "monitorAction"))
     .build(),
 ];
 
